@@ -1,0 +1,37 @@
+# Plain venv + pip on purpose: uv/poetry do not see the local torch wheels and would download ~3 GB.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint fmt check clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/zoobench profile --all
+
+test: install
+	$(BIN)/ruff check zoobench tests benchmarks
+	$(BIN)/ruff format --check zoobench tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check zoobench tests benchmarks
+	$(BIN)/ruff format --check zoobench tests benchmarks
+
+fmt: install
+	$(BIN)/ruff format zoobench tests benchmarks
+	$(BIN)/ruff check --fix zoobench tests benchmarks
+
+check: install
+	$(BIN)/zoobench check
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from zoobench.cli import main
+
+main()

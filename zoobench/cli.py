@@ -1,0 +1,256 @@
+"""The `zoobench` command line: parse options, call the library, hand rows to report. No logic here.
+
+stdout carries data only; progress, logs and warnings go to stderr. Exit 0 success, 1 a check found a
+difference, 2 bad usage or bad input (one line on stderr; `--debug` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from zoobench import check as checking
+from zoobench import complexity, environment, registry, report
+from zoobench.errors import ZooError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Benchmark a zoo of ImageNet CNNs: params, MACs/FLOPs, latency, accuracy.",
+)
+err = Console(stderr=True)
+_state = {"debug": False}
+# Typer vendors click in recent releases and uses the click package in older ones: take the class from Typer.
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+# Shared option types, so every command spells them the same way.
+Models = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Model names, aliases, globs ('resnet*'), torchvision:<name> or package.module:callable."
+    ),
+]
+AllModels = Annotated[bool, typer.Option("--all", help="Every registered model.")]
+Family = Annotated[str | None, typer.Option("--family", help="Only this family (see `zoobench list`).")]
+Format = Annotated[
+    str | None,
+    typer.Option(
+        "--format", "-f", help="table|md|csv|json. Default: table on a terminal, md when redirected."
+    ),
+]
+Output = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to this file (format from its extension).")
+]
+Resolution = Annotated[int, typer.Option("--resolution", "-r", help="Input height = width in pixels.")]
+Native = Annotated[
+    bool,
+    typer.Option("--native-resolution", help="Use each model's native resolution instead of --resolution."),
+]
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+
+
+LIST_COLUMNS = [
+    report.Column("name", "Name", report.text),
+    report.Column("aliases", "Aliases", report.text),
+    report.Column("family", "Family", report.text),
+    report.Column("year", "Year", report.text),
+    report.Column("resolution", "Native res.", report.text),
+    report.Column("paper", "Paper", report.text),
+    report.Column("arxiv", "arXiv", report.text),
+]
+
+
+@app.command("list")
+def list_cmd(
+    patterns: Annotated[list[str] | None, typer.Argument(help="Glob patterns over canonical names.")] = None,
+    family: Family = None,
+    year: Annotated[int | None, typer.Option("--year", help="Only models from this year.")] = None,
+    fmt: Format = None,
+    output: Output = None,
+) -> None:
+    """The registry: every model with its aliases, family, year, native resolution and paper."""
+    specs = registry.select(patterns or [], all_models=not patterns, family=family)
+    if year is not None:
+        specs = [s for s in specs if s.year == year]
+    if not specs:
+        raise ZooError("no model matches that selection")
+    rows = [
+        {
+            "name": s.name,
+            "aliases": ", ".join(s.aliases),
+            "family": s.family,
+            "year": s.year,
+            "resolution": s.resolution,
+            "paper": s.paper.title,
+            "arxiv": s.paper.arxiv,
+            "torchvision_twin": s.torchvision,
+        }
+        for s in specs
+    ]
+    report.emit(rows, LIST_COLUMNS, fmt=fmt, output=output, title=f"zoobench: {len(rows)} models")
+
+
+def _profile_columns(compare: bool, native: bool, md: bool = False) -> list[report.Column]:
+    """The seed's columns (the Markdown table keeps exactly those), plus input size, fp32 size and seed figures."""
+    cols = [
+        report.SEED_COLUMNS[0],
+        report.Column("resolution", "Input", lambda r: f"{r}x{r}"),
+        *report.SEED_COLUMNS[1:4],
+        report.Column("size_mb", "Size/MB (fp32)", report.num(1)),
+        *report.SEED_COLUMNS[4:],
+    ]
+    if not native:
+        cols.pop(1)
+    if md:
+        cols = [c for c in cols if c.key != "size_mb"]
+    if compare:
+        cols += [
+            report.Column("seed_model", "Seed row", report.text),
+            report.Column("seed_params", "Seed Params/Million", report.num(6, 1e6)),
+            report.Column("d_params", "ΔParams", report.integer),
+            report.Column("seed_flops", "Seed FLOPs/G", report.num(5, 1e9)),
+            report.Column("d_flops", "ΔFLOPs/G", report.signed(5, 1e9)),
+        ]
+    return cols
+
+
+def _profile_footnotes(resolution: int | None, compare: bool) -> list[str]:
+    at = (
+        "each model's native resolution (Input column)"
+        if resolution is None
+        else f"{resolution}x{resolution}"
+    )
+    notes = [
+        "Params/Million: all parameters (weights and biases), in millions.",
+        f"MACs/G: multiply-accumulates of convolutions, linear layers and matmuls per image (batch 1) at {at}, "
+        "in 10^9, counted at the aten level on the meta device. FLOPs/G = 2 x MACs/G.",
+        "Time_cast/ms: empty until measured with `zoobench bench` (never estimated).",
+        "Top-1/Top-5: published ImageNet-1k val accuracy from each model's paper (`zoobench list` names it), "
+        "not measured by this table.",
+    ]
+    if compare:
+        notes.append(
+            "Seed columns: the seed README's figures; its FLOPs include BN/ReLU/pool elements and miss convolutions "
+            "that module hooks cannot see (docs/seed-reconciliation.md)."
+        )
+    return notes
+
+
+@app.command()
+def profile(
+    models: Models = None,
+    all_models: AllModels = False,
+    family: Family = None,
+    resolution: Resolution = 224,
+    native: Native = False,
+    layers: Annotated[bool, typer.Option("--layers", help="Per-layer breakdown as a tree.")] = False,
+    depth: Annotated[int, typer.Option("--depth", help="Levels shown by --layers.")] = 2,
+    compare: Annotated[
+        str | None, typer.Option("--compare", help="'seed': show the seed's figures and our difference.")
+    ] = None,
+    fmt: Format = None,
+    output: Output = None,
+) -> None:
+    """Params, MACs and FLOPs per image (MACs = multiply-accumulates of conv/linear/matmul; FLOPs = 2 x MACs).
+
+    Counted at the aten level on the meta device, at --resolution (default 224, the seed's setting) or each
+    model's native resolution, batch 1.
+    """
+    if compare not in (None, "seed"):
+        raise ZooError(f"--compare takes 'seed', not {compare!r}")
+    specs = registry.select(models or [], all_models=all_models, family=family)
+    res = None if native else resolution
+    if layers:
+        out = Console()
+        for spec in specs:
+            costs = complexity.layer_costs(spec, res, depth)
+            total = costs[0].macs
+            title = f"{spec.name} at {res or spec.resolution}px: {costs[0].params:,} params, {total:,} MACs per image"
+            out.print(report.layer_tree(title, costs, total))
+        return
+    rows = complexity.profile(specs, res, compare_seed=compare == "seed")
+    columns = _profile_columns(compare == "seed", native)
+    notes = _profile_footnotes(res, compare == "seed")
+    report.emit(
+        rows,
+        columns,
+        fmt=fmt,
+        output=output,
+        title="zoobench profile (MACs per image; FLOPs = 2 x MACs)",
+        md=lambda r: report.seed_markdown(r, _profile_columns(compare == "seed", native, md=True), notes),
+        environment=environment.collect(),
+        json_extra={"notes": notes},
+    )
+
+
+CHECK_COLUMNS = [
+    report.Column("model", "Model", report.text),
+    report.Column("status", "Status", report.text),
+    report.Column("params_baseline", "Params (baseline)", report.integer),
+    report.Column("params", "Params (now)", report.integer),
+    report.Column("macs_baseline", "MACs@224 (baseline)", report.integer),
+    report.Column("macs", "MACs@224 (now)", report.integer),
+]
+
+
+@app.command()
+def check(
+    baseline: Annotated[Path, typer.Option("--baseline", help="Baseline CSV.")] = checking.BASELINE,
+    update: Annotated[
+        bool, typer.Option("--update", help="Rewrite the baseline from the current code.")
+    ] = False,
+) -> None:
+    """Regression gate: params and MACs at 224 of every model against the committed baseline; exit 1 on a difference."""
+    now = checking.current()
+    if update:
+        report.atomic_write(baseline, now.to_csv(index=False))
+        err.print(f"baseline {baseline} updated: {len(now)} models")
+        return
+    diffs = checking.differences(now, checking.read_baseline(baseline))
+    if not diffs:
+        err.print(f"check passed: {len(now)} models match {baseline}")
+        return
+    report.emit(diffs, CHECK_COLUMNS, title=f"{len(diffs)} model(s) differ from {baseline}")
+    err.print(
+        f"check failed: {len(diffs)} model(s) differ from {baseline}; `zoobench check --update` accepts them"
+    )
+    raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one clear line and exit 2 for bad usage or input, unless --debug."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv or bool(os.environ.get("ZOOBENCH_DEBUG"))
+    try:
+        app(args=argv, prog_name="zoobench", standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("zoobench: interrupted; nothing was written", file=sys.stderr)
+        sys.exit(2)
+    except _UsageError as exc:
+        if debug:
+            raise
+        print(f"zoobench: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(2)
+    except ZooError as exc:
+        if debug:
+            raise
+        print(f"zoobench: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("zoobench: interrupted; nothing was written", file=sys.stderr)
+        sys.exit(2)
+    except BrokenPipeError:
+        sys.exit(0)

@@ -1,0 +1,152 @@
+"""Parameters, MACs and FLOPs, counted at the aten level on the meta device.
+
+MACs are the multiply-accumulates of convolutions, linear layers and matmuls per image; FLOPs = 2 x MACs.
+Counting aten ops (torch.utils.flop_counter) sees every convolution however it is called: module-hook counters
+give 0 to functional or subclassed convs, which is how the seed reported 0.016 GFLOPs for EfficientNet-B0.
+Models are built on the meta device, so no weights are allocated and the whole zoo profiles in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from zoobench.errors import ZooError
+from zoobench.registry import ModelSpec
+
+
+@dataclass(frozen=True)
+class Complexity:
+    params: int
+    macs: int  # per image
+    resolution: int
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def size_mb(self) -> float:
+        """fp32 parameter storage in MB (10^6 bytes)."""
+        return self.params * 4 / 1e6
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    name: str  # dotted module path, "" for the whole model
+    depth: int
+    params: int
+    macs: int
+
+
+def build_meta(spec: ModelSpec) -> nn.Module:
+    """Build a model on the meta device: shapes only, no memory, no initialisation cost."""
+    with torch.device("meta"):
+        model = spec.build()
+    return model.eval()
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _dummy_input(model: nn.Module, resolution: int, batch: int = 1) -> torch.Tensor:
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    return torch.zeros(batch, 3, resolution, resolution, device=device)
+
+
+def _run(model: nn.Module, name: str, resolution: int, counter: FlopCounterMode) -> None:
+    if resolution <= 0:
+        raise ZooError(f"resolution must be a positive number of pixels, got {resolution}")
+    try:
+        with torch.no_grad(), counter:
+            model(_dummy_input(model, resolution))
+    except RuntimeError as exc:  # shape errors: the input is too small for this architecture
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ZooError(f"{name} cannot run at {resolution}x{resolution}: {first}") from exc
+
+
+def count_macs(model: nn.Module, resolution: int = 224, name: str = "model") -> int:
+    """MACs per image of one forward pass at resolution x resolution (batch 1)."""
+    counter = FlopCounterMode(display=False)
+    _run(model, name, resolution, counter)
+    return counter.get_total_flops() // 2
+
+
+def measure(spec: ModelSpec, resolution: int | None = None) -> Complexity:
+    """Params and MACs of a spec at `resolution` (None: the model's native resolution)."""
+    resolution = spec.resolution if resolution is None else resolution
+    model = build_meta(spec)
+    return Complexity(count_params(model), count_macs(model, resolution, spec.name), resolution)
+
+
+def layer_costs(spec: ModelSpec, resolution: int | None = None, max_depth: int = 2) -> list[LayerCost]:
+    """Per-module params and MACs down to `max_depth` levels, in module order ("" is the whole model)."""
+    resolution = spec.resolution if resolution is None else resolution
+    model = build_meta(spec)
+    counter = FlopCounterMode(display=False, depth=None)
+    _run(model, spec.name, resolution, counter)
+    counts = counter.get_flop_counts()
+    root = type(model).__name__
+    rows = []
+    for name, module in model.named_modules():
+        depth = 0 if not name else name.count(".") + 1
+        if depth > max_depth:
+            continue
+        key = root if not name else f"{root}.{name}"
+        macs = sum(counts.get(key, {}).values()) // 2
+        rows.append(LayerCost(name, depth, count_params(module), macs))
+    return rows
+
+
+def profile(specs: list[ModelSpec], resolution: int | None = 224, compare_seed: bool = False) -> list[dict]:
+    """One row per model: params, MACs and FLOPs per image at `resolution` (None: each model's native one)."""
+    rows = []
+    for spec in specs:
+        c = measure(spec, resolution)
+        acc = spec.accuracy
+        row = {
+            "model": spec.name,
+            "family": spec.family,
+            "year": spec.year,
+            "resolution": c.resolution,
+            "batch": 1,
+            "params": c.params,
+            "macs": c.macs,
+            "flops": c.flops,
+            "size_mb": c.size_mb,
+            "time_ms": None,  # filled only by a real measurement (zoobench bench)
+            "top1": acc.top1 if acc else None,
+            "top5": acc.top5 if acc else None,
+            "accuracy_source": acc.source if acc else None,
+        }
+        if compare_seed:
+            row.update(seed_comparison(spec, c))
+        rows.append(row)
+    return rows
+
+
+def seed_comparison(spec: ModelSpec, c: Complexity) -> dict:
+    """The seed's published params/FLOPs beside ours (seed FLOPs were measured at 224)."""
+    seed = spec.seed_figures
+    if seed is None:
+        return {
+            "seed_model": None,
+            "seed_params": None,
+            "d_params": None,
+            "seed_flops": None,
+            "d_flops": None,
+        }
+    seed_params = round(seed.params_m * 1e6)
+    seed_flops = seed.flops_g * 1e9
+    return {
+        "seed_model": seed.name,
+        "seed_params": seed_params,
+        "d_params": c.params - seed_params,
+        "seed_flops": seed_flops,
+        "d_flops": c.flops - seed_flops,
+    }

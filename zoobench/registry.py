@@ -1,0 +1,271 @@
+"""Model registry: one ModelSpec per model, a `register` decorator, and selection by name/alias/glob.
+
+Families register builders with `@register(...)` (the torchvision/timm pattern). Lookup is case-insensitive over
+canonical names and aliases; globs match canonical names. `torchvision:<name>` and `package.module:callable` let
+users run every command on models outside the zoo.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import fnmatch
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from torch import nn
+
+from zoobench.errors import ZooError
+
+Builder = Callable[..., nn.Module]
+
+
+@dataclass(frozen=True)
+class Paper:
+    title: str
+    arxiv: str | None = None  # arXiv id, e.g. "1512.03385"
+
+    @property
+    def url(self) -> str | None:
+        return f"https://arxiv.org/abs/{self.arxiv}" if self.arxiv else None
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Published ImageNet-1k val accuracy (single 224 centre crop unless `source` says otherwise)."""
+
+    top1: float | None
+    top5: float | None
+    source: str
+
+
+@dataclass(frozen=True)
+class SeedFigures:
+    """One row of the seed repo's table, as published (params in millions, FLOPs in G, time in ms)."""
+
+    name: str
+    year: int
+    params_m: float
+    flops_g: float
+    time_ms: float
+    top1: float | None
+    top5: float | None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Builder
+    family: str
+    year: int
+    paper: Paper
+    aliases: tuple[str, ...] = ()
+    resolution: int = 224  # native input resolution (the paper's evaluation size)
+    seed: str | None = None  # display name of the seed table row this model stands for
+    accuracy: Accuracy | None = None
+    torchvision: str | None = None  # torchvision model whose state_dict loads into ours (pretrained weights)
+    kwargs: dict = field(default_factory=dict)
+    external: bool = False  # built from torchvision:<name> or module:callable, not registered
+
+    def build(self, **overrides) -> nn.Module:
+        return self.builder(**{**self.kwargs, **overrides})
+
+    @property
+    def seed_figures(self) -> SeedFigures | None:
+        return seed_table().get(self.seed.lower()) if self.seed else None
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_ALIASES: dict[str, str] = {}  # lowercased name or alias -> canonical name
+
+
+def register(
+    name: str,
+    *,
+    family: str,
+    year: int,
+    paper: Paper,
+    aliases: Iterable[str] = (),
+    resolution: int = 224,
+    seed: str | None = None,
+    accuracy: Accuracy | None = None,
+    torchvision: str | None = None,
+    **kwargs,
+) -> Callable[[Builder], Builder]:
+    """Register the decorated builder under `name`; extra kwargs are passed to the builder.
+
+    The seed display name is always an alias. Decorators stack, so one builder can serve several models.
+    """
+
+    def decorate(builder: Builder) -> Builder:
+        all_aliases = tuple(dict.fromkeys([*aliases, *([seed] if seed else [])]))
+        spec = ModelSpec(
+            name=name,
+            builder=builder,
+            family=family,
+            year=year,
+            paper=paper,
+            aliases=all_aliases,
+            resolution=resolution,
+            seed=seed,
+            accuracy=accuracy,
+            torchvision=torchvision,
+            kwargs=kwargs,
+        )
+        if seed and seed.lower() not in seed_table():
+            raise ValueError(f"{name}: seed row {seed!r} is not in the seed table")
+        for key in (name, *all_aliases):
+            owner = _ALIASES.get(key.lower())
+            if owner is not None and owner != name:
+                raise ValueError(f"{key!r} already names {owner}")
+        _REGISTRY[name] = spec
+        for key in (name, *all_aliases):
+            _ALIASES[key.lower()] = name
+        return builder
+
+    return decorate
+
+
+@cache
+def seed_table() -> dict[str, SeedFigures]:
+    """The seed README's table, keyed by lowercased display name."""
+
+    def num(text: str) -> float | None:
+        return float(text) if text.strip() else None
+
+    rows: dict[str, SeedFigures] = {}
+    with resources.files("zoobench.data").joinpath("seed_table.csv").open() as fh:
+        for r in csv.DictReader(fh):
+            rows[r["model"].lower()] = SeedFigures(
+                name=r["model"],
+                year=int(r["year"]),
+                params_m=float(r["params_m"]),
+                flops_g=float(r["flops_g"]),
+                time_ms=float(r["time_ms"]),
+                top1=num(r["top1"]),
+                top5=num(r["top5"]),
+            )
+    return rows
+
+
+@cache
+def _load_families() -> None:
+    # Every module in zoobench.models registers its family on import; discovering them keeps this file untouched
+    # when a family is added.
+    import zoobench.models as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"zoobench.models.{info.name}")
+
+
+def all_specs() -> list[ModelSpec]:
+    """Every registered model, ordered by year, then family, then name in natural order (resnet18 < resnet101)."""
+    _load_families()
+    return sorted(_REGISTRY.values(), key=lambda s: (s.year, s.family, _natural_key(s.name)))
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def families() -> list[str]:
+    return sorted({s.family for s in all_specs()})
+
+
+def get_spec(name: str) -> ModelSpec:
+    """Resolve one name, alias (case-insensitive), `torchvision:<name>` or `package.module:callable`."""
+    _load_families()
+    if ":" in name:
+        return _external_spec(name)
+    canonical = _ALIASES.get(name.strip().lower())
+    if canonical is None:
+        raise ZooError(f"unknown model {name!r}{_suggest(name)}")
+    return _REGISTRY[canonical]
+
+
+def _suggest(name: str) -> str:
+    close = difflib.get_close_matches(name.lower(), list(_ALIASES), n=3, cutoff=0.6)
+    names = list(dict.fromkeys(_ALIASES[c] for c in close))
+    hint = f"; did you mean {', '.join(names)}?" if names else ""
+    return f"{hint} (`zoobench list` shows every model)"
+
+
+def _external_spec(ref: str) -> ModelSpec:
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise ZooError(f"bad model reference {ref!r}: expected torchvision:<name> or package.module:callable")
+    if module_name == "torchvision":
+        import torchvision
+
+        if attr not in torchvision.models.list_models():
+            close = difflib.get_close_matches(attr, torchvision.models.list_models(), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ZooError(f"torchvision has no model {attr!r}{hint}")
+
+        def builder(**kw) -> nn.Module:
+            return torchvision.models.get_model(attr, weights=None, **kw)
+
+        family = "torchvision"
+    else:
+        try:
+            module = importlib.import_module(module_name)
+            builder = getattr(module, attr)
+        except Exception as exc:  # any import failure is the user's input, reported in one line
+            raise ZooError(f"cannot import {ref!r}: {type(exc).__name__}: {exc}") from exc
+        if not callable(builder):
+            raise ZooError(f"{ref!r} is not callable")
+        family = "external"
+    return ModelSpec(name=ref, builder=builder, family=family, year=0, paper=Paper(ref), external=True)
+
+
+def select(
+    patterns: Iterable[str] = (), *, all_models: bool = False, family: str | None = None
+) -> list[ModelSpec]:
+    """Resolve names, aliases, globs ('resnet*'), `--all` and `--family` to specs, without duplicates."""
+    patterns = list(patterns)
+    specs = all_specs()
+    if family is not None:
+        if family.lower() not in families():
+            raise ZooError(f"unknown family {family!r}; families: {', '.join(families())}")
+        specs = [s for s in specs if s.family == family.lower()]
+        if not patterns:
+            return specs
+    if all_models:
+        if patterns:
+            raise ZooError("give model names or --all, not both")
+        return specs
+    if not patterns:
+        raise ZooError("no model given: name one or more models, a pattern such as 'resnet*', or --all")
+    chosen: dict[str, ModelSpec] = {}
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?["):
+            hits = [s for s in specs if fnmatch.fnmatchcase(s.name, pattern.lower())]
+            if not hits:
+                raise ZooError(f"pattern {pattern!r} matches no model (`zoobench list` shows every model)")
+        else:
+            spec = get_spec(pattern)
+            if family is not None and spec.family != family.lower():
+                raise ZooError(f"{spec.name} is not in family {family!r}")
+            hits = [spec]
+        chosen.update((s.name, s) for s in hits)
+    return list(chosen.values())
+
+
+def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
+    """Canonical names matching an fnmatch pattern (timm's `list_models`)."""
+    return [
+        s.name
+        for s in all_specs()
+        if fnmatch.fnmatchcase(s.name, pattern.lower()) and (family is None or s.family == family)
+    ]
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build a zoo model (random weights) by name or alias; kwargs go to the builder."""
+    return get_spec(name).build(**kwargs)
