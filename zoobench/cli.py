@@ -33,21 +33,15 @@ _UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "Usage
 # Shared option types, so every command spells them the same way.
 Models = Annotated[
     list[str] | None,
-    typer.Argument(
-        help="Model names, aliases, globs ('resnet*'), torchvision:<name> or package.module:callable."
-    ),
+    typer.Argument(help="Model names, aliases, globs ('resnet*'), torchvision:<name> or package.module:callable."),
 ]
 AllModels = Annotated[bool, typer.Option("--all", help="Every registered model.")]
 Family = Annotated[str | None, typer.Option("--family", help="Only this family (see `zoobench list`).")]
 Format = Annotated[
     str | None,
-    typer.Option(
-        "--format", "-f", help="table|md|csv|json. Default: table on a terminal, md when redirected."
-    ),
+    typer.Option("--format", "-f", help="table|md|csv|json. Default: table on a terminal, md when redirected."),
 ]
-Output = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write to this file (format from its extension).")
-]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (format from its extension).")]
 Resolution = Annotated[int, typer.Option("--resolution", "-r", help="Input height = width in pixels.")]
 Native = Annotated[
     bool,
@@ -126,11 +120,7 @@ def _profile_columns(compare: bool, native: bool, md: bool = False) -> list[repo
 
 
 def _profile_footnotes(resolution: int | None, compare: bool) -> list[str]:
-    at = (
-        "each model's native resolution (Input column)"
-        if resolution is None
-        else f"{resolution}x{resolution}"
-    )
+    at = "each model's native resolution (Input column)" if resolution is None else f"{resolution}x{resolution}"
     notes = [
         "Params/Million: all parameters (weights and biases), in millions.",
         f"MACs/G: multiply-accumulates of convolutions, linear layers and matmuls per image (batch 1) at {at}, "
@@ -207,9 +197,7 @@ CHECK_COLUMNS = [
 @app.command()
 def check(
     baseline: Annotated[Path, typer.Option("--baseline", help="Baseline CSV.")] = checking.BASELINE,
-    update: Annotated[
-        bool, typer.Option("--update", help="Rewrite the baseline from the current code.")
-    ] = False,
+    update: Annotated[bool, typer.Option("--update", help="Rewrite the baseline from the current code.")] = False,
 ) -> None:
     """Regression gate: params and MACs at 224 of every model against the committed baseline; exit 1 on a difference."""
     now = checking.current()
@@ -222,9 +210,7 @@ def check(
         err.print(f"check passed: {len(now)} models match {baseline}")
         return
     report.emit(diffs, CHECK_COLUMNS, title=f"{len(diffs)} model(s) differ from {baseline}")
-    err.print(
-        f"check failed: {len(diffs)} model(s) differ from {baseline}; `zoobench check --update` accepts them"
-    )
+    err.print(f"check failed: {len(diffs)} model(s) differ from {baseline}; `zoobench check --update` accepts them")
     raise typer.Exit(1)
 
 

@@ -224,9 +224,7 @@ def _external_spec(ref: str) -> ModelSpec:
     return ModelSpec(name=ref, builder=builder, family=family, year=0, paper=Paper(ref), external=True)
 
 
-def select(
-    patterns: Iterable[str] = (), *, all_models: bool = False, family: str | None = None
-) -> list[ModelSpec]:
+def select(patterns: Iterable[str] = (), *, all_models: bool = False, family: str | None = None) -> list[ModelSpec]:
     """Resolve names, aliases, globs ('resnet*'), `--all` and `--family` to specs, without duplicates."""
     patterns = list(patterns)
     specs = all_specs()

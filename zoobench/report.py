@@ -93,8 +93,7 @@ def resolve_format(fmt: str | None, output: Path | None) -> str:
             return _SUFFIXES[output.suffix.lower()]
         except KeyError:
             raise ZooError(
-                f"cannot tell the format of {str(output)!r} from its extension; "
-                "use .md, .csv or .json, or --format"
+                f"cannot tell the format of {str(output)!r} from its extension; use .md, .csv or .json, or --format"
             ) from None
     return "table" if sys.stdout.isatty() else "md"
 
@@ -222,9 +221,7 @@ def layer_tree(title: str, layers: Sequence, total_macs: int) -> Tree:
         if not layer.name:
             continue
         share = 100 * layer.macs / total_macs if total_macs else 0.0
-        label = (
-            f"{layer.name.rsplit('.', 1)[-1]}  params {layer.params:,}  MACs {layer.macs:,}  ({share:.1f} %)"
-        )
+        label = f"{layer.name.rsplit('.', 1)[-1]}  params {layer.params:,}  MACs {layer.macs:,}  ({share:.1f} %)"
         parent = nodes.get(layer.name.rsplit(".", 1)[0] if "." in layer.name else "", root)
         nodes[layer.name] = parent.add(label)
     return root

@@ -33,9 +33,7 @@ def downsample(in_ch: int, out_ch: int, stride: int) -> nn.Sequential | None:
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(
-        self, in_ch: int, planes: int, stride: int = 1, groups: int = 1, base_width: int = 64
-    ) -> None:
+    def __init__(self, in_ch: int, planes: int, stride: int = 1, groups: int = 1, base_width: int = 64) -> None:
         super().__init__()
         if groups != 1 or base_width != 64:
             raise ValueError("BasicBlock supports only groups=1 and base_width=64")
@@ -58,9 +56,7 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(
-        self, in_ch: int, planes: int, stride: int = 1, groups: int = 1, base_width: int = 64
-    ) -> None:
+    def __init__(self, in_ch: int, planes: int, stride: int = 1, groups: int = 1, base_width: int = 64) -> None:
         super().__init__()
         width = int(planes * (base_width / 64.0)) * groups
         out_ch = planes * self.expansion
@@ -106,9 +102,7 @@ class ResNet(nn.Module):
         self.fc = nn.Linear(512 * block.expansion, num_classes)
         init_weights(self)
 
-    def _make_layer(
-        self, block: type[BasicBlock | Bottleneck], planes: int, n: int, stride: int
-    ) -> nn.Sequential:
+    def _make_layer(self, block: type[BasicBlock | Bottleneck], planes: int, n: int, stride: int) -> nn.Sequential:
         blocks = []
         for i in range(n):
             blocks.append(block(self.in_ch, planes, stride if i == 0 else 1, self.groups, self.base_width))
