@@ -25,7 +25,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Benchmark a zoo of ImageNet CNNs: params, MACs/FLOPs, latency, accuracy.",
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 _state = {"debug": False}
 # Typer vendors click in recent releases and uses the click package in older ones: take the class from Typer.
 _UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
@@ -198,6 +198,7 @@ CHECK_COLUMNS = [
 def check(
     baseline: Annotated[Path, typer.Option("--baseline", help="Baseline CSV.")] = checking.BASELINE,
     update: Annotated[bool, typer.Option("--update", help="Rewrite the baseline from the current code.")] = False,
+    fmt: Format = None,
 ) -> None:
     """Regression gate: params and MACs at 224 of every model against the committed baseline; exit 1 on a difference."""
     now = checking.current()
@@ -209,7 +210,7 @@ def check(
     if not diffs:
         err.print(f"check passed: {len(now)} models match {baseline}")
         return
-    report.emit(diffs, CHECK_COLUMNS, title=f"{len(diffs)} model(s) differ from {baseline}")
+    report.emit(diffs, CHECK_COLUMNS, fmt=fmt, title=f"{len(diffs)} model(s) differ from {baseline}")
     err.print(f"check failed: {len(diffs)} model(s) differ from {baseline}; `zoobench check --update` accepts them")
     raise typer.Exit(1)
 
@@ -219,7 +220,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv or bool(os.environ.get("ZOOBENCH_DEBUG"))
     try:
-        app(args=argv, prog_name="zoobench", standalone_mode=False)
+        code = app(args=argv, prog_name="zoobench", standalone_mode=False)
+        # Without standalone mode, Typer returns the code of a `typer.Exit` instead of exiting.
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
