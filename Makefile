@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The zoo table: written to results/zoo.md (committed) and printed.
 run: install
-	$(BIN)/zoobench profile --all
+	$(BIN)/zoobench profile --all -o results/zoo.md
+	cat results/zoo.md
 
 test: install
 	$(BIN)/ruff check zoobench tests benchmarks
