@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from zoobench import check as checking
-from zoobench import complexity, environment, registry, report
+from zoobench import complexity, environment, registry, report, timing
 from zoobench.errors import ZooError
 
 app = typer.Typer(
@@ -343,6 +343,175 @@ def eval_cmd(
         environment=environment.collect(),
         json_extra={"notes": notes, "skipped_files": [{"file": f, "reason": why} for f, why in result.skipped]},
     )
+
+
+BENCH_COLUMNS = [
+    report.Column("model", "Model", report.text),
+    report.Column("threads", "Threads", report.text),
+    report.Column("median_ms", "Median/ms", report.num(3)),
+    report.Column("ci_pct", "CI95 ±%", report.num(1)),
+    report.Column("mean_ms", "Mean/ms", report.num(3)),
+    report.Column("std_ms", "Std/ms", report.num(3)),
+    report.Column("iqr_ms", "IQR/ms", report.num(3)),
+    report.Column("min_ms", "Min/ms", report.num(3)),
+    report.Column("max_ms", "Max/ms", report.num(3)),
+    report.Column("p90_ms", "p90/ms", report.num(3)),
+    report.Column("p99_ms", "p99/ms", report.num(3)),
+    report.Column("runs", "Runs", report.integer),
+    report.Column("images_per_s", "Images/s", report.num(1)),
+    report.Column("gflops_per_s", "GFLOP/s", report.num(1)),
+    report.Column("peak_share", "fp32 peak %", report.num(1, 0.01)),
+    report.Column("stop", "Stop", report.text),
+    report.Column("busy", "Busy", lambda v: "yes" if v else ""),
+]
+BENCH_COMPARE_COLUMNS = [
+    report.Column("model", "Model", report.text),
+    report.Column("threads", "Threads", report.text),
+    report.Column("base_median_ms", "Baseline/ms", report.num(3)),
+    report.Column("median_ms", "Now/ms", report.num(3)),
+    report.Column("change_pct", "Change %", report.signed(1)),
+    report.Column("p_value", "p (Mann-Whitney)", lambda v: "" if v is None else f"{v:.2g}"),
+    report.Column("verdict", "Verdict", report.text),
+    report.Column("busy", "Busy", lambda v: "yes" if v else ""),
+]
+
+
+def _bench_notes(config: timing.BenchConfig, policy: timing.Policy) -> list[str]:
+    res = "each model's native resolution" if config.resolution is None else f"{config.resolution}x{config.resolution}"
+    return [
+        f"Latency of one forward pass: batch {config.batch}, {res}, {config.dtype}, {config.device}, eval mode under "
+        "torch.inference_mode, fixed-seed input; warm-up excluded (docs/methodology.md).",
+        f"Median of runs (each run a block of calls lasting >= {1e3 * policy.min_block_time:g} ms); stops when the 95% "
+        f"CI of the median is within ±{100 * policy.rel_ci:g}% (Stop = ci) or after --max-time {policy.max_time:g} s "
+        "(Stop = max_time).",
+        "GFLOP/s: 2 x MACs per image x images/s. fp32 peak %: of cores x clock x FMA width from /proc/cpuinfo "
+        "(assumptions in each row's peak_basis; an upper-bound peak, so the share is a lower bound).",
+    ]
+
+
+@app.command()
+def bench(
+    models: Models = None,
+    all_models: AllModels = False,
+    family: Family = None,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Images per forward pass.")] = 1,
+    resolution: Resolution = 224,
+    native: Native = False,
+    threads: Annotated[
+        str | None,
+        typer.Option(
+            "--threads",
+            "-t",
+            help="Torch intra-op and inter-op threads, pinned to as many cores; '1,2,4' sweeps. "
+            "Default: OMP_NUM_THREADS if set, else every usable core.",
+        ),
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu|cuda.")] = "cpu",
+    dtype: Annotated[str, typer.Option("--dtype", help="fp32|bf16|fp16 (bf16 and fp16 through autocast).")] = "fp32",
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC model and input.")] = False,
+    compile_model: Annotated[
+        bool, typer.Option("--compile", help="torch.compile first; compile time reported apart, never timed.")
+    ] = False,
+    tf32: Annotated[
+        bool, typer.Option("--tf32", help="CUDA: allow TF32 matmuls and convolutions (off by default).")
+    ] = (False),
+    max_time: Annotated[
+        float,
+        typer.Option(
+            "--max-time", help="Budget per model in seconds (warm-up + runs); stops earlier once the CI is within ±1%."
+        ),
+    ] = 8.0,
+    in_process: Annotated[
+        bool, typer.Option("--in-process", help="Measure in this process, not in a fresh one per model.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random weights and input.")] = 0,
+    compare_to: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare",
+            help="Baseline JSON from `zoobench bench -f json`: faster / slower / not significant per model "
+            "(two-sided Mann-Whitney U on the per-run samples, p < 0.05).",
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            "--tolerance", help="With --compare: exit 1 when a model is significantly slower by more than this."
+        ),
+    ] = 0.05,
+    fmt: Format = None,
+    output: Output = None,
+) -> None:
+    """Latency per model: warm-up, calibrated runs, median with its 95% CI, images/s, GFLOP/s, share of peak.
+
+    Each model runs in a fresh subprocess with pinned threads (--in-process to skip); the result carries the
+    environment and warns when the machine was busy or the numbers look unstable.
+    """
+    report.resolve_format(fmt, output)  # a bad format or path fails now, not after minutes of measuring
+    counts = timing.parse_threads(threads)
+    policy = timing.Policy(max_time=max_time)
+    config = timing.BenchConfig(
+        device=device,
+        dtype=dtype,
+        batch=batch,
+        resolution=None if native else resolution,
+        threads=counts[0] if counts else None,
+        channels_last=channels_last,
+        compile=compile_model,
+        tf32=tf32,
+        seed=seed,
+        policy=policy,
+    )
+    config.validate()
+    if not tolerance >= 0:
+        raise ZooError(f"--tolerance must be a non-negative fraction such as 0.05, got {tolerance}")
+    baseline = timing.load_baseline(compare_to) if compare_to is not None else None
+    specs = registry.select(models or [], all_models=all_models, family=family)
+    if baseline is not None and not {s.name for s in specs} & {b["model"] for b in baseline}:
+        raise ZooError(f"baseline {str(compare_to)!r} has none of the selected models")
+
+    total = len(specs) * len(counts or [1])
+    done = []
+
+    def log(m: timing.Measurement) -> None:
+        done.append(m)
+        err.print(
+            f"[{len(done)}/{total}] {m.model}, {m.threads} thread(s): median {m.median_ms:.3f} ms "
+            f"±{m.ci_pct:.1f}% ({m.runs} runs, stop: {m.stop})",
+            highlight=False,
+        )
+        for w in m.warnings:
+            err.print(f"  warning: {w}", highlight=False, markup=False)
+
+    results = timing.bench(specs, config, threads=counts, isolate=not in_process, on_result=log)
+    rows = [m.to_dict() for m in results]
+    columns = BENCH_COLUMNS
+    failed = []
+    if baseline is not None:
+        for row, verdict in zip(rows, timing.compare(rows, baseline, tolerance), strict=True):
+            row.update({k: v for k, v in verdict.items() if k not in row})
+        columns = BENCH_COMPARE_COLUMNS
+        failed = [r for r in rows if r["fails"]]
+    notes = _bench_notes(config, policy)
+    env = environment.collect(device)
+    res = "native res." if native else f"{resolution}px"
+    report.emit(
+        rows,
+        columns,
+        fmt=fmt,
+        output=output,
+        title=f"zoobench bench: batch {batch}, {res}, {dtype}, {device} ({env['cpu']})",
+        md=lambda r: report.markdown(report.frame(r, columns)) + "\n" + "\n".join(f"- {n}" for n in notes) + "\n",
+        environment=env,
+        json_extra={"notes": notes, "config": config.to_dict()},
+    )
+    busy = sum(1 for r in rows if r["busy"])
+    if busy:
+        err.print(f"warning: {busy} of {len(rows)} measurement(s) ran on a busy machine; rerun on a quiet one")
+    if failed:
+        names = ", ".join(f"{r['model']} ({r['change_pct']:+.1f}%)" for r in failed)
+        err.print(f"compare failed: significantly slower by more than {100 * tolerance:g}%: {names}")
+        raise typer.Exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
