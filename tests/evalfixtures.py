@@ -1,0 +1,102 @@
+"""Known-answer fixtures for `zoobench eval`: images that carry their model output in their pixels, and a tiny model
+that reads it back.
+
+A crop's top-left pixel says what the model answers for that crop: red = STEP * p names the class p it ranks first,
+green = 10 * c sets the confidence c. Logits: c for p, 0.8c for p+1, ... 0.2c for p+4 (mod the class count), 0 for
+the rest, so the top-5 is p, p+1, ..., p+4 in that order. The tests choose p per image, so every top-1 and top-5
+verdict is known before the pipeline runs. Reachable as `evalfixtures:pixel_model` (tests/ on sys.path).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from zoobench.imagenet.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+STEP = 8  # red levels per class: JPEG's small colour shifts still round to the right class
+
+
+def pixel(p: int, conf: float = 5.0) -> tuple[int, int, int]:
+    """The RGB value that makes PixelModel rank class p first with confidence `conf` (0.1 .. 25.5)."""
+    return (STEP * p, round(conf * 10), 128)
+
+
+def logits_for(p: int, conf: float, num_classes: int) -> np.ndarray:
+    """What PixelModel answers for one crop whose top-left pixel is pixel(p, conf)."""
+    out = np.zeros(num_classes)
+    for r in range(min(5, num_classes)):
+        out[(p + r) % num_classes] = conf * (1 - r / 5)
+    return out
+
+
+class PixelModel(nn.Module):
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.scale = nn.Parameter(torch.ones(()))  # one parameter, so weights files have something to carry
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rgb = torch.round((x[:, :, 0, 0].float() * self.std + self.mean) * 255)  # undo the normalisation
+        p = torch.round(rgb[:, 0] / STEP).long() % self.num_classes
+        conf = rgb[:, 1] / 10
+        rank = (torch.arange(self.num_classes, device=x.device)[None, :] - p[:, None]) % self.num_classes
+        return self.scale * conf[:, None] * (1 - rank / 5).clamp(min=0)
+
+
+def pixel_model() -> nn.Module:
+    return PixelModel(10)
+
+
+def pixel_model_7() -> nn.Module:
+    """Seven outputs: refused on a ten-class set."""
+    return PixelModel(7)
+
+
+WNIDS = [f"n{1000 + 37 * i:08d}" for i in range(10)]  # sorted order = index order
+
+
+def write_classes(out: Path, wnids: list[str] = WNIDS) -> None:
+    entries = [{"index": i, "wnid": w, "words": f"class {i}"} for i, w in enumerate(sorted(wnids))]
+    (out / "classes.json").write_text(json.dumps(entries))
+
+
+def solid(path: Path, rgb: tuple[int, int, int], size: tuple[int, int] = (300, 260)) -> None:
+    Image.new("RGB", size, rgb).save(path)
+
+
+# Per image: (class folder index, class PixelModel ranks first). rank = (label - p) mod 10 decides the verdict:
+# 0 top-1 and top-5, 1..4 top-5 only, 5..9 neither.
+OFFSETS = [0, 0, 1, 4, 5, 9, 0, 2, 7, 0, 3, 0, 6, 0, 0, 8, 1, 0, 0, 5, 0, 0, 4]
+SIZES = [(300, 260), (260, 400), (256, 256), (500, 333), (257, 300)]
+
+
+def make_val(out: Path, n: int = len(OFFSETS)) -> list[tuple[str, int, int]]:
+    """OUT/val/<wnid>/*.png plus OUT/classes.json; returns (relative file, label, p) in sample order."""
+    val = out / "val"
+    # Folders are created in shuffled order, so a loader that trusted directory order would mislabel.
+    for wnid in reversed(WNIDS[5:] + WNIDS[:5]):
+        (val / wnid).mkdir(parents=True)
+    write_classes(out)
+    made = []
+    for i in range(n):
+        label = i % 10
+        p = (label - OFFSETS[i % len(OFFSETS)]) % 10
+        name = f"img_{i:03d}.png"
+        solid(val / WNIDS[label] / name, pixel(p, 2 + i % 7), SIZES[i % len(SIZES)])
+        made.append((f"{WNIDS[label]}/{name}", label, p))
+    made.sort()
+    return made
+
+
+def expected_counts(made: list[tuple[str, int, int]]) -> tuple[int, int]:
+    top1 = sum(1 for _, label, p in made if (label - p) % 10 == 0)
+    top5 = sum(1 for _, label, p in made if (label - p) % 10 < 5)
+    return top1, top5

@@ -1,0 +1,908 @@
+"""ImageNet evaluation: top-1 / top-5 with 1-, 5- or 10-crop, pretrained weights, exact distributed evaluation.
+
+The data is the tree prepare-imagenet writes: OUT/val/<wnid>/*.JPEG with OUT/classes.json (a list of
+{"index", "wnid", "words"}; index = the label the model predicts). Every class folder must match classes.json
+exactly: torchvision's ImageFolder would silently shift every later label when one folder is missing.
+
+Distributed (`torchrun --nproc-per-node N -m zoobench eval ...`): each rank takes one contiguous slice of the
+sample indices, with no padding (the stock DistributedSampler repeats samples to even the ranks out, which changes
+accuracy at some world sizes); predictions are gathered by sample index and rank 0 reports. gloo on CPU, nccl on GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from zoobench import registry
+from zoobench.errors import ZooError
+from zoobench.imagenet.transforms import CROPS, DECODERS, IMAGENET_MEAN, IMAGENET_STD, RESIZE_MODES, EvalTransform
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+AVERAGING = ("softmax", "logits")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+CI_METHOD = "Wilson score interval, 95%"
+TORCHVISION_DEFAULT_WEIGHTS = "IMAGENET1K_V1"  # the original releases, trained as the papers did
+OFFLINE_ENV = "ZOOBENCH_OFFLINE"  # set to 1: never download, read torch's hub cache only
+
+
+# --- the image folder --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageClass:
+    index: int
+    wnid: str
+    words: str = ""
+
+
+def read_classes(path: Path) -> list[ImageClass]:
+    """classes.json as prepare-imagenet writes it, checked: indices 0..N-1, each once, unique WNIDs."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ZooError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ZooError(f"{str(path)!r} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, list) or not doc:
+        raise ZooError(f"{str(path)!r} should hold a non-empty JSON list of {{index, wnid, words}}")
+    classes = []
+    for i, entry in enumerate(doc):
+        if not (isinstance(entry, dict) and isinstance(entry.get("index"), int) and isinstance(entry.get("wnid"), str)):
+            raise ZooError(f"{str(path)!r}: entry {i} is not an object with an integer 'index' and a string 'wnid'")
+        classes.append(ImageClass(entry["index"], entry["wnid"], str(entry.get("words", ""))))
+    classes.sort(key=lambda c: c.index)
+    if [c.index for c in classes] != list(range(len(classes))):
+        raise ZooError(f"{str(path)!r}: class indices must be 0..{len(classes) - 1}, each exactly once")
+    wnids = [c.wnid for c in classes]
+    if len(set(wnids)) != len(wnids):
+        raise ZooError(f"{str(path)!r}: a WNID appears twice")
+    return classes
+
+
+def _some(names: Sequence[str], n: int = 5) -> str:
+    shown = ", ".join(names[:n])
+    return shown + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+@dataclass
+class ImageFolderSet(Dataset):
+    """(path, label) samples of a class-per-folder tree, labels from classes.json. Sample order: label, then name.
+
+    Items are (transform(path), label); `transform` defaults to returning the path.
+    """
+
+    root: Path
+    classes: list[ImageClass]
+    samples: list[tuple[str, int]]  # (path relative to root, label)
+    classes_source: str
+    ignored: int = 0  # non-image files and sub-folders inside class folders
+    transform: Callable | None = None
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def path(self, i: int) -> Path:
+        return self.root / self.samples[i][0]
+
+    def __getitem__(self, i: int):
+        path, label = self.root / self.samples[i][0], self.samples[i][1]
+        return (self.transform(path) if self.transform else path), label
+
+
+def find_classes_file(data: Path) -> Path | None:
+    """OUT/classes.json for OUT/val (prepare-imagenet's layout), else one inside the folder itself."""
+    for candidate in (data.parent / "classes.json", data / "classes.json"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def image_folder(
+    root: str | Path,
+    classes_file: str | Path | None = None,
+    transform: Callable | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> ImageFolderSet:
+    """Scan OUT/val (or OUT/train) and check it against classes.json: no missing, extra or empty class folder."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ZooError(f"data folder {str(root)!r} does not exist or is not a folder")
+    entries = [e for e in os.scandir(root) if not e.name.startswith(".")]
+    folders = sorted(e.name for e in entries if e.is_dir())
+    loose = sorted(e.name for e in entries if e.is_file() and e.name.lower().endswith(IMG_EXTENSIONS))
+    if loose:
+        raise ZooError(
+            f"{str(root)!r} holds {len(loose)} images outside class folders ({_some(loose, 3)}): "
+            "sort them into <wnid>/ folders first (zoobench prepare-imagenet does)"
+        )
+    path = Path(classes_file) if classes_file is not None else find_classes_file(root)
+    if path is not None:
+        classes = read_classes(path)
+        source = str(path)
+        wanted = {c.wnid for c in classes}
+        missing = [c.wnid for c in classes if c.wnid not in set(folders)]
+        extra = [f for f in folders if f not in wanted]
+        if missing:
+            raise ZooError(
+                f"{str(root)!r} lacks {len(missing)} of the {len(classes)} class folders listed in {source} "
+                f"({_some(missing)}): every later label would shift"
+            )
+        if extra:
+            hint = (
+                " (left by an unfinished prepare-imagenet run?)" if any(f.endswith(".partial") for f in extra) else ""
+            )
+            raise ZooError(f"{str(root)!r} has {len(extra)} class folders not in {source}: {_some(extra)}{hint}")
+    else:
+        if not folders:
+            raise ZooError(f"{str(root)!r} has no class folders")
+        classes = [ImageClass(i, name) for i, name in enumerate(folders)]
+        source = "sorted folder names (no classes.json)"
+        if warn:
+            warn(
+                f"no classes.json beside or inside {str(root)!r}: labels follow the sorted folder names "
+                f"({len(folders)} classes); a missing folder would go unnoticed"
+            )
+    samples: list[tuple[str, int]] = []
+    ignored = 0
+    for cls in classes:
+        names = []
+        for entry in os.scandir(root / cls.wnid):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_file() and entry.name.lower().endswith(IMG_EXTENSIONS):
+                names.append(entry.name)
+            else:
+                ignored += 1
+        if not names:
+            raise ZooError(f"class folder {str(root / cls.wnid)!r} holds no images")
+        samples.extend((f"{cls.wnid}/{name}", cls.index) for name in sorted(names))
+    return ImageFolderSet(root, classes, samples, source, ignored, transform)
+
+
+# --- distributed ---------------------------------------------------------------------------------------------------
+
+
+def shard(n: int, world: int, rank: int) -> range:
+    """Rank `rank`'s contiguous slice of range(n): every index exactly once over all ranks, sizes differ by <= 1."""
+    return range(n * rank // world, n * (rank + 1) // world)
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+    group: object = None  # a gloo group for gathering Python objects, whatever the main backend
+    owned: bool = False  # we initialised the process group, so we tear it down
+
+    def gather(self, obj: object) -> list:
+        if self.world == 1:
+            return [obj]
+        out: list = [None] * self.world
+        dist.all_gather_object(out, obj, group=self.group)
+        return out
+
+
+@contextlib.contextmanager
+def _distributed(device_type: str) -> Iterator[_Dist]:
+    """Join torchrun's process group (env://), or use one the caller already set up; single process otherwise."""
+    env_world = int(os.environ.get("WORLD_SIZE", "1"))
+    if not (dist.is_available() and (dist.is_initialized() or env_world > 1)):
+        yield _Dist()
+        return
+    owned = not dist.is_initialized()
+    if owned:
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        try:
+            dist.init_process_group(backend=backend, timeout=timedelta(minutes=30))
+        except Exception as exc:
+            raise ZooError(f"cannot join the torchrun process group ({backend}): {exc}") from exc
+    try:
+        group = None if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+        yield _Dist(
+            rank=dist.get_rank(),
+            world=dist.get_world_size(),
+            local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+            local_world=int(os.environ.get("LOCAL_WORLD_SIZE", "1")),
+            group=group,
+            owned=owned,
+        )
+    finally:
+        if owned:
+            dist.destroy_process_group()
+
+
+def env_rank() -> int:
+    """This process's global rank under torchrun (0 otherwise), readable before any process group exists."""
+    return int(os.environ.get("RANK", "0"))
+
+
+# --- weights -------------------------------------------------------------------------------------------------------
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _state_dict(obj: object, source: str) -> dict[str, torch.Tensor]:
+    """A state_dict, or a checkpoint dict holding one under 'state_dict' or 'model'; DDP's 'module.' prefix dropped."""
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj:
+        raise ZooError(f"{source} holds {type(obj).__name__}, not a state_dict (a dict of tensors)")
+    bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise ZooError(f"{source} is not a state_dict: {_some([str(k) for k in bad], 3)} hold no tensor")
+    if all(k.startswith("module.") for k in obj):
+        obj = {k[len("module.") :]: v for k, v in obj.items()}
+    return obj
+
+
+def load_state_dict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Strict load; a mismatch names the missing and unexpected keys (and shape differences) in one line."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing keys ({len(missing)}): {_some(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys ({len(unexpected)}): {_some(unexpected)}")
+        if shapes:
+            parts.append(f"shape mismatches ({len(shapes)}): {_some(shapes, 3)}")
+        raise ZooError(f"{source} does not fit the model: {'; '.join(parts)}")
+    model.load_state_dict(state, strict=True)
+
+
+def _torch_load(path: Path, source: str) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ZooError(f"weights file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ZooError(f"weights file {str(path)!r} is a directory") from None
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in str(exc) or "Weights only load failed" in str(exc):
+            raise ZooError(
+                f"{source} holds more than tensors (a pickled model object?); save model.state_dict() instead"
+            ) from exc
+        raise ZooError(f"cannot read {source}: not a file written by torch.save ({first})") from exc
+
+
+def _torchvision_name(spec: registry.ModelSpec | None) -> str:
+    if spec is not None and spec.torchvision:
+        return spec.torchvision
+    if spec is not None and spec.external and spec.family == "torchvision":
+        return spec.name.split(":", 1)[1]
+    name = spec.name if spec is not None else "this model"
+    twins = [s.name for s in registry.all_specs() if s.torchvision]
+    raise ZooError(
+        f"{name} has no torchvision twin, so --weights torchvision cannot apply; "
+        f"models with one: {_some(twins, 8) or 'none'}; or pass --weights PATH"
+    )
+
+
+def torchvision_weights(tv_name: str, which: str | None = None):
+    """torchvision's weights enum member for a model (IMAGENET1K_V1 unless `which` names another)."""
+    import torchvision
+
+    try:
+        enum = torchvision.models.get_model_weights(tv_name)
+    except Exception as exc:
+        raise ZooError(f"torchvision publishes no weights for {tv_name!r}") from exc
+    which = which or TORCHVISION_DEFAULT_WEIGHTS
+    names = [w.name for w in enum]
+    if which not in names:
+        raise ZooError(f"torchvision has no weights {which!r} for {tv_name}; choose one of {', '.join(names)}")
+    return enum[which]
+
+
+def torchvision_cache_file(weights) -> Path:
+    """Where torch's hub cache keeps these weights (TORCH_HOME/hub/checkpoints/<file name of the URL>)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+
+
+def _download(url: str, dst: Path, progress: bool) -> None:
+    import re
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    match = re.search(r"-([a-f0-9]+)\.", dst.name)  # torchvision names files <model>-<sha256 prefix>.pth
+    torch.hub.download_url_to_file(url, str(dst), match.group(1) if match else None, progress=progress)
+
+
+@dataclass
+class WeightsInfo:
+    label: str  # "random init", a path, or torchvision:<ENUM NAME>
+    file: str | None = None
+    sha256: str | None = None
+    published_top1: float | None = None
+    published_top5: float | None = None
+    published_source: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def random(self) -> bool:
+        return self.file is None
+
+
+def load_weights(
+    model: nn.Module,
+    spec: registry.ModelSpec | None,
+    weights: str | Path | None,
+    *,
+    dist_info: _Dist | None = None,
+    progress: bool = False,
+) -> WeightsInfo:
+    """Load `weights` into `model`: None (keep the random init), a file, or "torchvision[:ENUM]"."""
+    if weights is None:
+        return WeightsInfo("random init")
+    text = str(weights)
+    if text == "torchvision" or text.startswith("torchvision:"):
+        tv_name = _torchvision_name(spec)
+        tv = torchvision_weights(tv_name, text.partition(":")[2] or None)
+        path = torchvision_cache_file(tv)
+        d = dist_info or _Dist()
+        info = WeightsInfo(f"torchvision:{tv.name}")
+        if not path.is_file():
+            problem = None
+            if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+                problem = f"{OFFLINE_ENV} is set, so nothing is downloaded"
+            elif d.rank == 0:
+                try:
+                    _download(tv.url, path, progress)
+                except Exception as exc:  # offline, proxy, hash mismatch: all mean "not available"
+                    problem = f"download failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            problems = [p for p in d.gather(problem) if p]  # the other ranks wait here for rank 0's download
+            if problems:
+                raise ZooError(
+                    f"torchvision weights {tv_name}/{tv.name} are not in torch's hub cache ({path}) and {problems[0]}; "
+                    f"copy {os.path.basename(tv.url)} from {tv.url} there, or pass --weights PATH"
+                )
+        else:
+            # torch.hub checks the hash only when it downloads; check a cached file here too.
+            prefix = path.name.rsplit("-", 1)[-1].split(".")[0]
+            info.sha256 = sha256(path)
+            if prefix and not info.sha256.startswith(prefix):
+                info.warnings.append(
+                    f"cached {path} has sha256 {info.sha256[:12]}..., not the {prefix} its name promises"
+                )
+        info.file = str(path)
+        info.sha256 = info.sha256 or sha256(path)
+        load_state_dict(model, _state_dict(_torch_load(path, f"cached file {path}"), str(path)), str(path))
+        metrics = tv.meta.get("_metrics", {}).get("ImageNet-1K", {})
+        info.published_top1, info.published_top5 = metrics.get("acc@1"), metrics.get("acc@5")
+        info.published_source = f"torchvision {tv_name} {tv.name}"
+        return info
+    path = Path(text)
+    if not path.is_file():
+        raise ZooError(f"weights file {text!r} does not exist (or pass --weights torchvision)")
+    source = f"weights file {text!r}"
+    load_state_dict(model, _state_dict(_torch_load(path, source), source), source)
+    return WeightsInfo(text, file=str(path.resolve()), sha256=sha256(path))
+
+
+# --- statistics ----------------------------------------------------------------------------------------------------
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for k successes in n trials, in percent; (nan, nan) when n is 0."""
+    if n == 0:
+        return math.nan, math.nan
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return 100 * max(0.0, centre - half), 100 * min(1.0, centre + half)
+
+
+def average_crops(logits: torch.Tensor, how: str) -> torch.Tensor:
+    """(images, crops, classes) logits -> (images, classes) probabilities.
+
+    softmax: the mean of each crop's softmax (the default); logits: the softmax of the mean logit.
+    """
+    logits = logits.float()
+    if how == "softmax":
+        return logits.softmax(-1).mean(1)
+    if how == "logits":
+        return logits.mean(1).softmax(-1)
+    raise ValueError(f"average must be one of {AVERAGING}, not {how!r}")
+
+
+# --- the loop ------------------------------------------------------------------------------------------------------
+
+
+class _CropItems(Dataset):
+    """Index -> (index, crops or None, error or None, decode s, finish s). Errors travel back instead of raising,
+    so the main process can name the file, or count it with --skip-bad."""
+
+    def __init__(self, folder: ImageFolderSet, transform: EvalTransform) -> None:
+        self.folder, self.transform = folder, transform
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, i: int):
+        try:
+            crops, t_load, t_finish = self.transform.timed(self.folder.path(i))
+            return i, crops, None, t_load, t_finish
+        except Exception as exc:
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+            return i, None, reason, 0.0, 0.0
+
+
+def _collate(items: list) -> tuple:
+    good = [it for it in items if it[1] is not None]
+    index = torch.tensor([it[0] for it in good], dtype=torch.int64)
+    crops = torch.stack([it[1] for it in good]) if good else None
+    bad = [(it[0], it[2]) for it in items if it[1] is None]
+    return index, crops, bad, sum(it[3] for it in items), sum(it[4] for it in items)
+
+
+def _logits(out: object) -> torch.Tensor:
+    # Inception-style models return (logits, aux) in some modes; the main head comes first.
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    if not isinstance(out, torch.Tensor):
+        raise ZooError(f"the model returned {type(out).__name__}, not a tensor of logits")
+    return out
+
+
+def _device(device: str, d: _Dist) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ZooError(f"bad --device {device!r}: {exc}") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ZooError(f"--device {device}: CUDA is not available here (torch {torch.__version__}, no usable GPU)")
+        if d.world > 1 and dev.index is None:
+            dev = torch.device("cuda", d.local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(dev)
+    elif dev.type != "cpu":
+        raise ZooError(f"--device takes cpu or cuda[:N], not {device!r}")
+    return dev
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return contextlib.nullcontext(None)
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+
+
+@dataclass
+class Predictions:
+    """Per image, in sample order: label, top-k class indices and their probabilities (-1 / nan when skipped)."""
+
+    files: list[str]
+    labels: np.ndarray
+    top: np.ndarray  # (N, k) int64
+    prob: np.ndarray  # (N, k) float32
+    ok: np.ndarray  # (N,) bool: False for skipped images
+
+    def correct(self, k: int) -> np.ndarray:
+        return (self.top[:, :k] == self.labels[:, None]).any(1) & self.ok
+
+
+@dataclass
+class EvalResult:
+    row: dict
+    predictions: Predictions
+    skipped: list[tuple[str, str]]  # (file, reason)
+    notes: list[str]
+    classes: list[ImageClass]
+    rank: int = 0
+
+    @property
+    def rows(self) -> list[dict]:
+        return [self.row]
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _stderr(msg: str) -> None:
+    print(f"zoobench: warning: {msg}", file=sys.stderr, flush=True)
+
+
+def evaluate(
+    model: str | nn.Module,
+    data: str | Path,
+    *,
+    crops: int = 1,
+    resize: str = "shorter",
+    resolution: int | None = None,
+    native_resolution: bool = False,
+    resize_size: int | None = None,
+    weights: str | Path | None = None,
+    average: str = "softmax",
+    batch_size: int | None = None,
+    workers: int | None = None,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    decoder: str = "pil",
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    classes_file: str | Path | None = None,
+    skip_bad: bool = False,
+    predictions: str | Path | None = None,
+    progress: bool = False,
+    warn: Callable[[str], None] | None = _stderr,
+) -> EvalResult:
+    """Top-1 / top-5 accuracy of `model` (a zoo name, alias, torchvision:<name>, module:callable, or a module) on
+    an ImageNet-style folder. Returns the result on every rank; under torchrun only rank 0 warns and writes.
+
+    crops 1/5/10; resize "shorter" (shorter side to resize_size) or "square"; resolution scales crop and resize
+    together (crop r inside round(r * 256 / 224)); average "softmax" (mean of crop probabilities) or "logits".
+    batch_size counts images (default: 64 crops' worth); workers default to the cores this rank may use.
+    """
+    if crops not in CROPS:
+        raise ZooError(f"--crops takes 1, 5 or 10, not {crops}")
+    if resize not in RESIZE_MODES:
+        raise ZooError(f"--resize takes {' or '.join(RESIZE_MODES)}, not {resize!r}")
+    if average not in AVERAGING:
+        raise ZooError(f"--average takes {' or '.join(AVERAGING)}, not {average!r}")
+    if dtype not in DTYPES:
+        raise ZooError(f"--dtype takes {', '.join(DTYPES)}, not {dtype!r}")
+    if decoder not in DECODERS:
+        raise ZooError(f"--decoder takes {' or '.join(DECODERS)}, not {decoder!r}")
+    if batch_size is not None and batch_size < 1:
+        raise ZooError("--batch-size must be at least 1")
+    spec = None if isinstance(model, nn.Module) else registry.get_spec(model)
+    model_name = type(model).__name__ if spec is None else spec.name
+    if native_resolution and resolution is not None:
+        raise ZooError("give --resolution or --native-resolution, not both")
+    crop_size = (spec.resolution if spec else 224) if native_resolution else (resolution or 224)
+    if crop_size < 1:
+        raise ZooError("--resolution must be positive")
+    try:
+        transform = EvalTransform(crops, crop_size, resize_size, resize, decoder, tuple(mean), tuple(std))
+    except ValueError as exc:
+        raise ZooError(str(exc)) from exc
+    rank0_warn = warn if env_rank() == 0 else None
+    folder = image_folder(data, classes_file, warn=rank0_warn)
+    n_classes = len(folder.classes)
+    dev_type = "cuda" if str(device).startswith("cuda") else "cpu"
+
+    with _distributed(dev_type) as d:
+        say = warn if d.rank == 0 else None
+        dev = _device(device, d)
+        if spec is not None:
+            try:
+                net = spec.build()
+            except ZooError:
+                raise
+            except Exception as exc:
+                raise ZooError(f"cannot build {model_name}: {type(exc).__name__}: {exc}") from exc
+        else:
+            net = model
+        winfo = load_weights(net, spec, weights, dist_info=d, progress=progress and d.rank == 0)
+        net = net.to(dev).eval()
+        autocast = torch.autocast(dev.type, dtype=DTYPES[dtype], enabled=dtype != "fp32")
+        # One forward on a blank input first: a wrong head size is refused before any image is read.
+        with torch.inference_mode(), autocast:
+            try:
+                probe = _logits(net(torch.zeros(1, 3, crop_size, crop_size, device=dev)))
+            except ZooError:
+                raise
+            except Exception as exc:
+                msg = " ".join(str(exc).split())[:200]
+                raise ZooError(f"{model_name} fails on a 1x3x{crop_size}x{crop_size} input: {msg}") from exc
+        if probe.ndim != 2 or probe.shape[1] != n_classes:
+            raise ZooError(
+                f"{model_name} outputs {tuple(probe.shape[1:])} scores per image but {folder.classes_source} "
+                f"has {n_classes} classes"
+            )
+        if say:
+            for w in winfo.warnings:
+                say(w)
+            if winfo.random:
+                say(
+                    f"{model_name} is randomly initialised (no --weights): its accuracy is chance level "
+                    f"(~{100 / n_classes:.2g}% top-1)"
+                )
+
+        mine = shard(len(folder), d.world, d.rank)
+        bs = batch_size or max(1, 64 // crops)
+        if workers is None:
+            try:
+                cores = len(os.sched_getaffinity(0))
+            except AttributeError:
+                cores = os.cpu_count() or 1
+            workers = min(8, max(1, cores // max(1, d.local_world)))
+        loader = DataLoader(
+            _CropItems(folder, transform),
+            batch_size=bs,
+            sampler=list(mine),
+            num_workers=workers,
+            collate_fn=_collate,
+            pin_memory=dev.type == "cuda",
+            prefetch_factor=4 if workers else None,
+        )
+        k = min(5, n_classes)
+        got_index, got_top, got_prob, bad = [], [], [], []
+        data_wait = model_s = decode_s = finish_s = 0.0
+        error = None
+        label_desc = f"{model_name} {crops}-crop" + (f" (rank 0 of {d.world})" if d.world > 1 else "")
+        start = time.perf_counter()
+        with _progress(progress and d.rank == 0) as bar:
+            task = bar.add_task(label_desc, total=len(mine), rate="") if bar else None
+            done = 0
+            batches = iter(loader)
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    index, x, bad_items, t_dec, t_fin = next(batches)
+                except StopIteration:
+                    break
+                t1 = time.perf_counter()
+                data_wait += t1 - t0
+                decode_s += t_dec
+                finish_s += t_fin
+                for i, reason in bad_items:
+                    if not skip_bad:
+                        error = (
+                            f"cannot read image {str(folder.path(i))!r}: {reason} "
+                            "(--skip-bad skips unreadable images and counts them)"
+                        )
+                        break
+                    bad.append((i, reason))
+                if error:
+                    break
+                if x is not None:
+                    n_img = x.shape[0]
+                    x = x.to(dev, non_blocking=True).flatten(0, 1)
+                    with torch.inference_mode(), autocast:
+                        logits = _logits(net(x))
+                    probs = average_crops(logits.view(n_img, crops, -1), average)
+                    p, top = probs.topk(k, dim=1)
+                    got_index.append(index)
+                    got_top.append(top.cpu())
+                    got_prob.append(p.cpu())
+                model_s += time.perf_counter() - t1
+                done += len(index) + len(bad_items)
+                if bar:
+                    rate = done / (time.perf_counter() - start)
+                    bar.update(task, completed=done, rate=f"{rate:.1f} img/s")
+        wall = time.perf_counter() - start
+        del loader, batches
+
+        part = {
+            "index": torch.cat(got_index).numpy() if got_index else np.zeros(0, np.int64),
+            "top": torch.cat(got_top).numpy() if got_top else np.zeros((0, k), np.int64),
+            "prob": torch.cat(got_prob).float().numpy() if got_prob else np.zeros((0, k), np.float32),
+            "bad": bad,
+            "error": error,
+            "times": (wall, data_wait, model_s, decode_s, finish_s),
+        }
+        parts = d.gather(part)
+        errors = [p["error"] for p in parts if p["error"]]
+        if errors:
+            raise ZooError(errors[0])
+
+    n = len(folder)
+    labels = np.array([label for _, label in folder.samples], dtype=np.int64)
+    top = np.full((n, k), -1, dtype=np.int64)
+    prob = np.full((n, k), np.nan, dtype=np.float32)
+    ok = np.zeros(n, dtype=bool)
+    skipped: list[tuple[str, str]] = []
+    for p in parts:
+        top[p["index"]] = p["top"]
+        prob[p["index"]] = p["prob"]
+        ok[p["index"]] = True
+        skipped += [(folder.samples[i][0], reason) for i, reason in p["bad"]]
+    skipped.sort()
+    preds = Predictions([s for s, _ in folder.samples], labels, top, prob, ok)
+    if int(ok.sum()) + len(skipped) != n:
+        raise RuntimeError(f"gathered {int(ok.sum())} predictions and {len(skipped)} skips for {n} images")
+
+    times = np.array([p["times"] for p in parts])  # (world, 5)
+    wall_max = float(times[:, 0].max())
+    evaluated = int(ok.sum())
+    c1, c5 = int(preds.correct(1).sum()), int(preds.correct(k).sum())
+    top1_lo, top1_hi = wilson(c1, evaluated)
+    top5_lo, top5_hi = wilson(c5, evaluated)
+    published = (
+        (winfo.published_top1, winfo.published_top5, winfo.published_source)
+        if winfo.published_source
+        else (
+            (spec.accuracy.top1, spec.accuracy.top5, spec.accuracy.source)
+            if spec is not None and spec.accuracy and not winfo.random
+            else (None, None, None)
+        )
+    )
+    row = {
+        "model": model_name,
+        "weights": winfo.label,
+        "random_init": winfo.random,
+        "weights_file": winfo.file,
+        "weights_sha256": winfo.sha256,
+        **transform.describe(),
+        "average": average,
+        "top1": 100 * c1 / evaluated if evaluated else math.nan,
+        "top1_lo": top1_lo,
+        "top1_hi": top1_hi,
+        "top5": 100 * c5 / evaluated if evaluated else math.nan,
+        "top5_lo": top5_lo,
+        "top5_hi": top5_hi,
+        "top5_k": k,
+        "ci": CI_METHOD,
+        "correct1": c1,
+        "correct5": c5,
+        "images": evaluated,
+        "skipped": len(skipped),
+        "dataset_images": n,
+        "classes": n_classes,
+        "classes_source": folder.classes_source,
+        "data": str(Path(data)),
+        "images_per_s": n / wall_max if wall_max > 0 else math.nan,
+        "wall_s": wall_max,
+        "data_wait_s": float(times[:, 1].sum()),
+        "model_s": float(times[:, 2].sum()),
+        "decode_s": float(times[:, 3].sum()),
+        "crop_normalize_s": float(times[:, 4].sum()),
+        "device": str(dev) if d.world == 1 else f"{dev.type} x{d.world}",
+        "dtype": dtype,
+        "autocast": dtype != "fp32",
+        "batch_size": bs,
+        "workers": workers,
+        "world_size": d.world,
+        "backend": None if d.world == 1 else ("nccl" if dev.type == "cuda" else "gloo"),
+        "published_top1": published[0],
+        "published_top5": published[1],
+        "published_source": published[2],
+    }
+    if dev.type == "cuda":
+        row["gpu"] = torch.cuda.get_device_name(dev)
+    notes = [
+        f"Top-1/Top-5: % of {evaluated:,} images of {data} ({n_classes} classes, labels from "
+        f"{folder.classes_source}); the brackets are the {CI_METHOD}.",
+        f"{crops}-crop: {row['resize']}, then {crop_size}x{crop_size} "
+        + {1: "centre crop", 5: "corners + centre", 10: "corners + centre and their horizontal flips"}[crops]
+        + f"; {row['interpolation']}; decoder {row['decoder']}; crops averaged as "
+        + ("softmax probabilities." if average == "softmax" else "logits, then softmax."),
+        f"Weights: {winfo.label}" + (f" (sha256 {winfo.sha256})." if winfo.sha256 else "."),
+        f"Images/s: {n:,} images / {wall_max:.1f} s wall on {row['device']}, {dtype}, batch {bs} images, "
+        f"{workers} loader workers per process; decode + resize took {row['decode_s']:.1f} CPU s, "
+        f"the model {row['model_s']:.1f} s.",
+    ]
+    if winfo.random:
+        notes.append("The model is randomly initialised (no --weights): these accuracies are chance level.")
+    if skipped:
+        notes.append(
+            f"{len(skipped)} unreadable images were skipped (--skip-bad) and left out of both denominators: "
+            + _some([s for s, _ in skipped], 5)
+        )
+    if k < 5:
+        notes.append(f"Only {n_classes} classes: 'top-5' is top-{k}.")
+    if published[2]:
+        notes.append(f"Published: top-1 {published[0]}, top-5 {published[1]} ({published[2]}).")
+    result = EvalResult(row, preds, skipped, notes, folder.classes, d.rank)
+    if predictions is not None and d.rank == 0:
+        write_predictions(predictions, result)
+    return result
+
+
+# --- predictions files ---------------------------------------------------------------------------------------------
+
+
+def write_predictions(path: str | Path, result: EvalResult) -> None:
+    """Each image's label and top-5 classes with probabilities, atomically: CSV, or JSON when the name ends .json."""
+    from zoobench.report import atomic_write
+
+    p = result.predictions
+    k = p.top.shape[1]
+    wnids = [c.wnid for c in result.classes]
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        doc = {
+            "settings": {key: v for key, v in result.row.items() if not isinstance(v, float) or math.isfinite(v)},
+            "classes": wnids,
+            "predictions": [
+                {
+                    "index": i,
+                    "file": p.files[i],
+                    "label": int(p.labels[i]),
+                    "status": "ok" if p.ok[i] else "skipped",
+                    "top": [int(c) for c in p.top[i]] if p.ok[i] else [],
+                    "prob": [float(f"{v:.9g}") for v in p.prob[i]] if p.ok[i] else [],
+                }
+                for i in range(len(p.files))
+            ],
+        }
+        atomic_write(path, json.dumps(doc, indent=1) + "\n")
+        return
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(
+        [
+            "index",
+            "file",
+            "label",
+            "wnid",
+            "status",
+            *(f"top{j + 1}" for j in range(k)),
+            *(f"p{j + 1}" for j in range(k)),
+        ]
+    )
+    for i, file in enumerate(p.files):
+        ok = bool(p.ok[i])
+        tail = [*(int(c) for c in p.top[i]), *(f"{v:.9g}" for v in p.prob[i])] if ok else [""] * (2 * k)
+        out.writerow([i, file, int(p.labels[i]), wnids[p.labels[i]], "ok" if ok else "skipped", *tail])
+    atomic_write(path, buf.getvalue())
+
+
+def rescore(path: str | Path) -> dict:
+    """Top-1 / top-5 (%, with counts) recomputed from a predictions file written by `evaluate`."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        items = json.loads(path.read_text())["predictions"]
+        rows = [(it["label"], it["top"]) for it in items if it["status"] == "ok"]
+    else:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            cols = [c for c in reader.fieldnames or [] if c.startswith("top")]
+            rows = [(int(r["label"]), [int(r[c]) for c in cols]) for r in reader if r["status"] == "ok"]
+    n = len(rows)
+    c1 = sum(1 for label, top in rows if top[:1] == [label])
+    c5 = sum(1 for label, top in rows if label in top[:5])
+    return {
+        "images": n,
+        "correct1": c1,
+        "correct5": c5,
+        "top1": 100 * c1 / n if n else math.nan,
+        "top5": 100 * c5 / n if n else math.nan,
+    }
