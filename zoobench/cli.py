@@ -119,13 +119,13 @@ def _profile_columns(compare: bool, native: bool, md: bool = False) -> list[repo
     return cols
 
 
-def _profile_footnotes(resolution: int | None, compare: bool) -> list[str]:
+def _profile_footnotes(resolution: int | None, compare: bool, time_cast: str | None = None) -> list[str]:
     at = "each model's native resolution (Input column)" if resolution is None else f"{resolution}x{resolution}"
     notes = [
         "Params/Million: all parameters (weights and biases), in millions.",
         f"MACs/G: multiply-accumulates of convolutions, linear layers and matmuls per image (batch 1) at {at}, "
         "in 10^9, counted at the aten level on the meta device. FLOPs/G = 2 x MACs/G.",
-        "Time_cast/ms: empty until measured with `zoobench bench` (never estimated).",
+        time_cast or "Time_cast/ms: not measured (--no-time); `zoobench bench` measures latency, nothing is estimated.",
         "Top-1/Top-5: published ImageNet-1k val accuracy from each model's paper (`zoobench list` names it), "
         "not measured by this table.",
     ]
@@ -149,6 +149,9 @@ def profile(
     compare: Annotated[
         str | None, typer.Option("--compare", help="'seed': show the seed's figures and our difference.")
     ] = None,
+    no_time: Annotated[
+        bool, typer.Option("--no-time", help="Skip the quick latency measurement that fills Time_cast.")
+    ] = False,
     fmt: Format = None,
     output: Output = None,
 ) -> None:
@@ -170,8 +173,28 @@ def profile(
             out.print(report.layer_tree(title, costs, total))
         return
     rows = complexity.profile(specs, res, compare_seed=compare == "seed")
+    time_note = None
+    if not no_time:  # Time_cast: a quick in-process latency median per model (timing.QUICK budget)
+        report.resolve_format(fmt, output)  # a bad format or path fails before the measuring, not after
+        with err.status("Time_cast: measuring latency") as status:
+            measured = timing.bench(
+                specs,
+                timing.BenchConfig(resolution=res, policy=timing.QUICK),
+                isolate=False,
+                on_result=lambda m: status.update(f"Time_cast: {m.model} {m.median_ms:.2f} ms"),
+            )
+        for row, m in zip(rows, measured, strict=True):
+            row["time_ms"] = m.median_ms
+        busy = sum(m.busy for m in measured)
+        time_note = (
+            "Time_cast/ms: measured median latency of one forward pass in ms (batch 1, fp32, eval mode, "
+            f"torch.inference_mode, warm-up excluded) with {measured[0].threads} pinned thread(s) on "
+            f"{environment.cpu_model()} ({environment.usable_cores()} usable cores), a quick budget of "
+            f"~{timing.QUICK.max_time:g} s per model; `zoobench bench` measures carefully (docs/methodology.md)."
+            + (f" {busy} of {len(measured)} models were timed while the machine was busy." if busy else "")
+        )
     columns = _profile_columns(compare == "seed", native)
-    notes = _profile_footnotes(res, compare == "seed")
+    notes = _profile_footnotes(res, compare == "seed", time_note)
     report.emit(
         rows,
         columns,
