@@ -96,7 +96,7 @@ class PreActResNet(nn.Module):
                 in_ch = planes * block.expansion
             stages.append(nn.Sequential(*units))
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
-        # The units end in a bare sum, so the trunk needs one more BN -> ReLU before pooling (paper, Appendix).
+        # The units end in a bare sum, so the trunk needs one more BN -> ReLU before pooling, as the paper prescribes.
         self.final_bn = nn.BatchNorm2d(in_ch)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_ch, num_classes)
