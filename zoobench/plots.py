@@ -1,0 +1,345 @@
+"""Plots of merged results (zoobench.results) as PNG and SVG, drawn with matplotlib's Agg canvas. Never measures.
+
+- top1_vs_gmacs: accuracy against compute (filled: measured by eval, hollow: the paper's figure);
+- top1_vs_latency: accuracy against measured latency, the Pareto front (nothing both faster and more accurate) drawn;
+- params_vs_latency: size against latency;
+- latency_vs_threads: latency against thread count, from a `zoobench bench --threads 1,2,4` sweep.
+Every point is labelled with its model; axes are logarithmic where the data spans a decade or more; the caption names
+the machine and the setting. Points from different machines get different markers and M1, M2... tags.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import tempfile
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from zoobench import results as res
+from zoobench.errors import ZooError
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+FRONT_COLOUR = "#d62728"
+STYLE = {
+    "svg.fonttype": "none",  # text stays text in the SVG: smaller, searchable, selectable in the HTML report
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str  # file stem, e.g. "top1_vs_latency"
+    title: str
+    caption: str
+    png: bytes
+    svg: str
+
+
+# --- the Pareto front -------------------------------------------------------------------------------------------
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats, lower x (latency) and higher y (accuracy) being better.
+
+    A point is dominated when another is at least as good on both axes and better on one. Returned in increasing x.
+    Equal points do not dominate each other, so duplicates on the front are all kept.
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front: list[int] = []
+    best_y = -math.inf
+    for i in order:
+        x, y = points[i]
+        if y > best_y:
+            front.append(i)
+            best_y = y
+        elif front and points[front[-1]] == (x, y):
+            front.append(i)
+    return front
+
+
+# --- drawing ----------------------------------------------------------------------------------------------------
+
+
+def _figure(title: str) -> tuple[Figure, object]:
+    fig = Figure(figsize=(10, 6.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    return fig, ax
+
+
+def _log_if_wide(ax: object, axis: str, values: Sequence[float]) -> None:
+    """Log scale when the values span a decade or more (GMACs, params, latency across a zoo), else linear."""
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) / min(positive) >= 10:
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+
+
+def _label(ax: object, names: Sequence[str], xs: Sequence[float], ys: Sequence[float]) -> None:
+    for name, x, y in zip(names, xs, ys, strict=True):
+        ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, alpha=0.85)
+
+
+def _finish(fig: Figure, name: str, title: str, caption: str) -> Plot:
+    fig.get_layout_engine().set(rect=(0, 0.07 + 0.02 * caption.count("\n"), 1, 0.93 - 0.02 * caption.count("\n")))
+    fig.text(0.01, 0.01, caption, fontsize=7.5, va="bottom", ha="left", color="#333333")
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=130, metadata={"Software": None})
+    svg = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": name}):  # stable ids, distinct between the SVGs of one HTML page
+        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    return Plot(name, title, caption.replace("\n", " "), png.getvalue(), svg.getvalue())
+
+
+def _wrap(lines: Sequence[str]) -> str:
+    return "\n".join(textwrap.fill(line, 170) for line in lines)
+
+
+def _family_colours(results: res.Results) -> dict[str | None, object]:
+    families = sorted({str(f.get("family")) for f in results.models.values()})
+    cmap = matplotlib.colormaps["tab20" if len(families) > 10 else "tab10"]
+    return {fam: cmap(i % cmap.N) for i, fam in enumerate(families)}
+
+
+def _accuracy(results: res.Results) -> dict[str, tuple[float, bool]]:
+    rows, _ = res.table(results)
+    return {r["model"]: (r["top1"], r[res.REPORT_MARKER] == "measured") for r in rows if r["top1"] is not None}
+
+
+def _latency_caption(results: res.Results, settings: dict[str, res.Setting], tags: dict[str, str]) -> list[str]:
+    by = "`zoobench bench`" if any(lat.source == "bench" for lat in results.latencies) else "`zoobench profile`"
+    if len(settings) == 1:
+        label, setting = next(iter(settings.items()))
+        return [f"Latency: median of one forward pass by {by}, {setting.describe()}, on {label}."]
+    lines = [f"Latency: median of one forward pass by {by}; results from {len(settings)} machines, marked by shape:"]
+    lines += [f"{tags[label]} = {label} ({setting.describe()})" for label, setting in settings.items()]
+    return lines
+
+
+def top1_vs_gmacs(results: res.Results) -> Plot | None:
+    acc = _accuracy(results)
+    names = [m for m, f in results.models.items() if f.get("macs") and m in acc]
+    if not names:
+        return None
+    colours = _family_colours(results)
+    title = "ImageNet top-1 against compute"
+    fig, ax = _figure(title)
+    xs = [results.models[m]["macs"] / 1e9 for m in names]
+    ys = [acc[m][0] for m in names]
+    seen: set[str] = set()
+    for name, x, y in zip(names, xs, ys, strict=True):
+        fam = str(results.models[name].get("family"))
+        colour = colours[fam]
+        ax.scatter(
+            [x],
+            [y],
+            s=36,
+            marker="o",
+            facecolors=colour if acc[name][1] else "none",
+            edgecolors=colour,
+            label=fam if fam not in seen else None,
+        )
+        seen.add(fam)
+    _label(ax, names, xs, ys)
+    _log_if_wide(ax, "x", xs)
+    ax.set_xlabel("GMACs per image (multiply-accumulates, 10^9; FLOPs = 2 x MACs)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.legend(title="family", fontsize=7, loc="lower right")
+    n_measured = sum(1 for m in names if acc[m][1])
+    caption = _wrap(
+        [
+            f"{len(names)} models. Top-1: filled = measured by `zoobench eval` ({n_measured}), hollow = the paper's "
+            f"published figure ({len(names) - n_measured}). MACs as `zoobench profile` counts them; "
+            "no latency here, so no machine."
+        ]
+    )
+    return _finish(fig, "top1_vs_gmacs", title, caption)
+
+
+def _latency_series(results: res.Results) -> tuple[dict[str, res.Setting], dict[str, dict[str, res.Latency]]]:
+    settings = res.best_settings(results)
+    return settings, {label: res.latencies_at(results, label, s) for label, s in settings.items()}
+
+
+def top1_vs_latency(results: res.Results) -> Plot | None:
+    acc = _accuracy(results)
+    settings, series = _latency_series(results)
+    series = {label: {m: lat for m, lat in lats.items() if m in acc} for label, lats in series.items()}
+    series = {label: lats for label, lats in series.items() if lats}
+    if not series:
+        return None
+    settings = {label: settings[label] for label in series}
+    tags = results.machine_tags()
+    mixed = bool(tags)
+    title = "ImageNet top-1 against latency" + (" (mixed machines: see the tags)" if mixed else "")
+    fig, ax = _figure(title)
+    all_x = []
+    for k, (label, lats) in enumerate(series.items()):
+        names = list(lats)
+        xs = [lats[m].median_ms for m in names]
+        ys = [acc[m][0] for m in names]
+        all_x += xs
+        marker = MARKERS[k % len(MARKERS)]
+        tag = f" [{tags[label]}]" if mixed else ""
+        ax.scatter(xs, ys, s=30, marker=marker, color="#1f77b4", alpha=0.8, label=f"models{tag}")
+        front = pareto_front(list(zip(xs, ys, strict=True)))
+        fx, fy = [xs[i] for i in front], [ys[i] for i in front]
+        ax.plot(fx, fy, drawstyle="steps-post", color=FRONT_COLOUR, lw=1.5, label=f"Pareto front{tag}")
+        ax.scatter(fx, fy, s=70, marker=marker, facecolors="none", edgecolors=FRONT_COLOUR, linewidths=1.5)
+        _label(ax, [f"{m}{tag}" for m in names], xs, ys)
+    _log_if_wide(ax, "x", all_x)
+    ax.set_xlabel("latency (ms, median per forward pass)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.legend(fontsize=8, loc="lower right")
+    n_paper = sum(1 for lats in series.values() for m in lats if not acc[m][1])
+    lines = [
+        "Pareto front (red): the models no other model beats on both latency and top-1. Top-1 measured by "
+        f"`zoobench eval`, or the paper's figure for {n_paper} point(s) without eval results.",
+        *_latency_caption(results, settings, tags),
+    ]
+    return _finish(fig, "top1_vs_latency", title, _wrap(lines))
+
+
+def params_vs_latency(results: res.Results) -> Plot | None:
+    settings, series = _latency_series(results)
+    series = {
+        label: {m: lat for m, lat in lats.items() if results.models[m].get("params")} for label, lats in series.items()
+    }
+    series = {label: lats for label, lats in series.items() if lats}
+    if not series:
+        return None
+    settings = {label: settings[label] for label in series}
+    tags = results.machine_tags()
+    mixed = bool(tags)
+    title = "Parameters against latency" + (" (mixed machines: see the tags)" if mixed else "")
+    fig, ax = _figure(title)
+    all_x, all_y = [], []
+    for k, (label, lats) in enumerate(series.items()):
+        names = list(lats)
+        xs = [results.models[m]["params"] / 1e6 for m in names]
+        ys = [lats[m].median_ms for m in names]
+        all_x += xs
+        all_y += ys
+        tag = f" [{tags[label]}]" if mixed else ""
+        ax.scatter(xs, ys, s=30, marker=MARKERS[k % len(MARKERS)], alpha=0.8, label=f"models{tag}")
+        _label(ax, [f"{m}{tag}" for m in names], xs, ys)
+    _log_if_wide(ax, "x", all_x)
+    _log_if_wide(ax, "y", all_y)
+    ax.set_xlabel("parameters (millions)")
+    ax.set_ylabel("latency (ms, median per forward pass)")
+    if mixed:
+        ax.legend(fontsize=8)
+    return _finish(fig, "params_vs_latency", title, _wrap(_latency_caption(results, settings, tags)))
+
+
+def latency_vs_threads(results: res.Results) -> Plot | None:
+    sweeps = res.thread_sweeps(results)
+    if not sweeps:
+        return None
+    tags = results.machine_tags() or {label: "M1" for label, _ in sweeps}
+    mixed = len(sweeps) > 1
+    title = "Latency against threads" + (" (several machines or settings: see the tags)" if mixed else "")
+    fig, ax = _figure(title)
+    threads: set[int] = set()
+    all_y = []
+    lines = []
+    for k, ((label, setting), per_model) in enumerate(sweeps.items()):
+        tag = f" [{tags[label]}/{k + 1}]" if mixed else ""
+        for model, points in per_model.items():
+            ts = [t for t, _ in points]
+            ms = [m for _, m in points]
+            threads.update(ts)
+            all_y += ms
+            ax.plot(ts, ms, marker=MARKERS[k % len(MARKERS)], label=f"{model}{tag}")
+            ax.annotate(f"{model}{tag}", (ts[-1], ms[-1]), xytext=(4, 0), textcoords="offset points", fontsize=7)
+        lines.append(f"{tag.strip() + ' ' if mixed else ''}{setting.describe()} on {label}")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(threads), [str(t) for t in sorted(threads)])
+    ax.minorticks_off()
+    _log_if_wide(ax, "y", all_y)
+    ax.set_xlabel("threads (torch intra-op, pinned to as many cores)")
+    ax.set_ylabel("latency (ms, median per forward pass)")
+    ax.legend(fontsize=7, ncols=2 if sum(len(p) for p in sweeps.values()) > 12 else 1)
+    caption = _wrap(["Thread sweep by `zoobench bench --threads`: " + "; ".join(lines) + "."])
+    return _finish(fig, "latency_vs_threads", title, caption)
+
+
+PLOTS = (top1_vs_gmacs, top1_vs_latency, params_vs_latency, latency_vs_threads)
+NEEDS = {
+    "top1_vs_gmacs": "no model has both MACs and a top-1 accuracy",
+    "top1_vs_latency": "no model has both a latency and a top-1 accuracy",
+    "params_vs_latency": "no model has both a latency and a parameter count",
+    "latency_vs_threads": "no model was measured at two or more thread counts (zoobench bench --threads 1,2,...)",
+}
+
+
+def render(results: res.Results) -> tuple[list[Plot], list[str]]:
+    """Every plot the results allow, in memory (nothing written yet), and a note for each one they do not."""
+    plots, notes = [], []
+    with matplotlib.rc_context(STYLE):
+        for draw in PLOTS:
+            plot = draw(results)
+            if plot is None:
+                notes.append(f"{draw.__name__} not drawn: {NEEDS[draw.__name__]}")
+            else:
+                plots.append(plot)
+    return plots, notes
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Whole file or nothing: temp file in the same folder, fsync, rename (report.atomic_write is for text)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ZooError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
+        raise
+
+
+def prepare_dir(out_dir: Path) -> None:
+    """Create the plot folder up front, so a bad --out-dir fails before anything is written."""
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ZooError(f"--out-dir {str(out_dir)!r} is a file, not a folder") from None
+    except OSError as exc:
+        raise ZooError(f"cannot create {str(out_dir)!r}: {exc.strerror or exc}") from exc
+
+
+def write(plots: Sequence[Plot], out_dir: Path) -> list[Path]:
+    """Write each plot as NAME.png and NAME.svg under out_dir; returns the paths written."""
+    from zoobench.report import atomic_write
+
+    prepare_dir(out_dir)
+    written = []
+    for plot in plots:
+        png, svg = Path(out_dir) / f"{plot.name}.png", Path(out_dir) / f"{plot.name}.svg"
+        _write_bytes(png, plot.png)
+        atomic_write(svg, plot.svg)
+        written += [png, svg]
+    return written
+
+
+def inline_svg(plot: Plot) -> str:
+    """The SVG as an element for an HTML page: no XML prolog, doctype or metadata block (it names external URIs)."""
+    svg = re.sub(r"<\?xml[^>]*\?>\s*", "", plot.svg)
+    svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg)
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    return svg.strip()
