@@ -1,0 +1,230 @@
+"""The ILSVRC2012 devkit: class list and validation labels.
+
+meta.mat (read with scipy.io.loadmat) holds 1,860 synsets: the 1,000 leaves (num_children == 0) are the classes,
+the rest are WordNet ancestors. Each leaf has a 1-based ILSVRC2012_ID, and the ground-truth file lists one such ID per
+validation image. The ID order is NOT the sorted-WNID order that PyTorch ImageNet models use for their outputs, so a
+label is always mapped ID -> WNID -> position in the sorted WNIDs (the "index" of classes.json).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from zoobench.errors import ZooError
+from zoobench.report import atomic_write
+
+DEVKIT_NAME = "ILSVRC2012_devkit_t12.tar.gz"
+META = "data/meta.mat"
+GROUND_TRUTH = "data/ILSVRC2012_validation_ground_truth.txt"
+WNID_RE = re.compile(r"n\d{8}")
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    index: int  # position in the sorted WNIDs = the output index of PyTorch ImageNet models
+    wnid: str
+    words: str
+
+
+@dataclass(frozen=True)
+class Synset:
+    ilsvrc_id: int
+    wnid: str
+    words: str
+    num_children: int
+    num_train_images: int | None
+
+
+@dataclass(frozen=True)
+class Devkit:
+    classes: tuple[ClassInfo, ...]  # sorted by WNID; classes[i].index == i
+    id_to_wnid: dict[int, str]  # ILSVRC2012_ID (leaves only) -> WNID
+    val_wnids: tuple[str, ...]  # WNID of ILSVRC2012_val_{k:08d}.JPEG at position k - 1
+    num_train_images: dict[str, int]  # per WNID, as meta.mat states it (empty when the field is absent)
+
+    @property
+    def wnids(self) -> tuple[str, ...]:
+        return tuple(c.wnid for c in self.classes)
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """WNID -> class index."""
+        return {c.wnid: c.index for c in self.classes}
+
+    def val_wnid(self, number: int) -> str | None:
+        """WNID of validation image `number` (1-based, as in its file name), or None when the ground truth lacks it."""
+        return self.val_wnids[number - 1] if 1 <= number <= len(self.val_wnids) else None
+
+
+def _scalar(value: object) -> object:
+    """loadmat wraps every struct field in arrays of varying depth; unwrap a one-element field to a Python value."""
+    arr = np.asarray(value)
+    if arr.size != 1:
+        raise ValueError(f"expected one value, got shape {arr.shape}")
+    item = arr.reshape(-1)[0]
+    return item.item() if isinstance(item, np.generic) else item
+
+
+def parse_meta(data: bytes, where: str = "meta.mat") -> list[Synset]:
+    """Every synset of meta.mat (leaves and ancestors) in file order."""
+    try:
+        mat = scipy.io.loadmat(io.BytesIO(data), squeeze_me=True)
+    except Exception as exc:  # scipy raises several unrelated types for a damaged file
+        raise ZooError(f"{where} is not a readable MATLAB file: {exc}") from exc
+    if "synsets" not in mat:
+        raise ZooError(
+            f"{where} has no 'synsets' variable (found: {', '.join(k for k in mat if not k.startswith('_'))})"
+        )
+    synsets = np.atleast_1d(mat["synsets"])
+    fields = synsets.dtype.names or ()
+    for needed in ("ILSVRC2012_ID", "WNID", "words", "num_children"):
+        if needed not in fields:
+            raise ZooError(f"{where}: synsets lack the field {needed!r}")
+    out = []
+    for i, entry in enumerate(synsets):
+        try:
+            n_train = _scalar(entry["num_train_images"]) if "num_train_images" in fields else None
+            out.append(
+                Synset(
+                    ilsvrc_id=int(_scalar(entry["ILSVRC2012_ID"])),
+                    wnid=str(_scalar(entry["WNID"])),
+                    words=str(_scalar(entry["words"])),
+                    num_children=int(_scalar(entry["num_children"])),
+                    num_train_images=None if n_train is None else int(n_train),
+                )
+            )
+        except (ValueError, TypeError) as exc:
+            raise ZooError(f"{where}: synset {i} is malformed: {exc}") from exc
+    return out
+
+
+def leaves(synsets: Sequence[Synset], where: str = "meta.mat") -> list[Synset]:
+    """The classes: synsets without children, checked for unique IDs and well-formed unique WNIDs."""
+    found = [s for s in synsets if s.num_children == 0]
+    if not found:
+        raise ZooError(f"{where} has no leaf synsets (num_children == 0)")
+    ids = [s.ilsvrc_id for s in found]
+    wnids = [s.wnid for s in found]
+    if len(set(ids)) != len(ids):
+        raise ZooError(f"{where}: two leaf synsets share an ILSVRC2012_ID")
+    if len(set(wnids)) != len(wnids):
+        raise ZooError(f"{where}: two leaf synsets share a WNID")
+    bad = [w for w in wnids if not WNID_RE.fullmatch(w)]
+    if bad:
+        raise ZooError(f"{where}: {bad[0]!r} is not a WordNet ID (n followed by 8 digits)")
+    return found
+
+
+def parse_ground_truth(text: str, id_to_wnid: dict[int, str], where: str = "ground truth") -> tuple[str, ...]:
+    """One ILSVRC2012_ID per line (line k labels ILSVRC2012_val_{k:08d}.JPEG) -> the WNID of each image."""
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    out = []
+    for number, line in enumerate(lines, 1):
+        try:
+            wnid = id_to_wnid[int(line.strip())]
+        except ValueError:
+            raise ZooError(f"{where}, line {number}: {line.strip()!r} is not an ILSVRC2012_ID") from None
+        except KeyError:
+            raise ZooError(
+                f"{where}, line {number}: ILSVRC2012_ID {line.strip()} is not a leaf class of meta.mat"
+            ) from None
+        out.append(wnid)
+    if not out:
+        raise ZooError(f"{where} is empty")
+    return tuple(out)
+
+
+def build_devkit(meta: bytes, ground_truth: str, where: str = "devkit") -> Devkit:
+    synsets = leaves(parse_meta(meta, f"{where}: meta.mat"), f"{where}: meta.mat")
+    id_to_wnid = {s.ilsvrc_id: s.wnid for s in synsets}
+    ordered = sorted(synsets, key=lambda s: s.wnid)
+    classes = tuple(ClassInfo(i, s.wnid, s.words) for i, s in enumerate(ordered))
+    counts = {s.wnid: s.num_train_images for s in synsets if s.num_train_images is not None}
+    val = parse_ground_truth(ground_truth, id_to_wnid, f"{where}: {Path(GROUND_TRUTH).name}")
+    return Devkit(classes, id_to_wnid, val, counts)
+
+
+def _read_from_tar(path: Path) -> tuple[bytes, str]:
+    """meta.mat and the ground truth from the devkit tarball, read into memory (nothing is extracted to disk)."""
+    wanted = {META: None, GROUND_TRUTH: None}
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                for suffix in wanted:
+                    # The official tarball nests them in ILSVRC2012_devkit_t12/; accept any single top folder.
+                    if (member.name == suffix or member.name.endswith("/" + suffix)) and wanted[suffix] is None:
+                        if not member.isreg():
+                            raise ZooError(f"{path}: member {member.name!r} is not a regular file")
+                        wanted[suffix] = tar.extractfile(member).read()
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise ZooError(f"cannot read the devkit {str(path)!r}: {exc}") from exc
+    for suffix, data in wanted.items():
+        if data is None:
+            raise ZooError(f"the devkit {str(path)!r} has no {suffix}")
+    return wanted[META], wanted[GROUND_TRUTH].decode("ascii", errors="replace")
+
+
+def _read_from_folder(path: Path) -> tuple[bytes, str]:
+    for base in (path, path / "ILSVRC2012_devkit_t12", path.parent):
+        meta, gt = base / META, base / GROUND_TRUTH
+        if meta.is_file() and gt.is_file():
+            return meta.read_bytes(), gt.read_text(encoding="ascii", errors="replace")
+    raise ZooError(f"the devkit folder {str(path)!r} has no {META} and {GROUND_TRUTH}")
+
+
+def load_devkit(path: str | Path) -> Devkit:
+    """Read ILSVRC2012_devkit_t12.tar.gz, or a folder it was extracted into."""
+    path = Path(path)
+    if path.is_dir():
+        meta, gt = _read_from_folder(path)
+    elif path.is_file():
+        meta, gt = _read_from_tar(path)
+    else:
+        raise ZooError(f"the devkit {str(path)!r} does not exist")
+    return build_devkit(meta, gt, path.name)
+
+
+# --- classes.json: a JSON list of {"index", "wnid", "words"}; index = position in the sorted WNIDs ---------------
+
+
+def classes_json(classes: Sequence[ClassInfo]) -> str:
+    rows = [{"index": c.index, "wnid": c.wnid, "words": c.words} for c in classes]
+    return json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
+
+
+def write_classes(path: str | Path, classes: Sequence[ClassInfo]) -> None:
+    atomic_write(Path(path), classes_json(classes))
+
+
+def read_classes(path: str | Path) -> list[ClassInfo]:
+    """classes.json back, checked: indices 0..N-1 in order and WNIDs sorted, as write_classes makes them."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ZooError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ZooError(f"{str(path)!r} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, list) or not doc:
+        raise ZooError(f"{str(path)!r} should be a non-empty JSON list of {{index, wnid, words}}")
+    out = []
+    for i, row in enumerate(doc):
+        if not (isinstance(row, dict) and row.get("index") == i and isinstance(row.get("wnid"), str)):
+            raise ZooError(f"{str(path)!r}: entry {i} should be {{'index': {i}, 'wnid': ..., 'words': ...}}")
+        out.append(ClassInfo(i, row["wnid"], str(row.get("words", ""))))
+    wnids = [c.wnid for c in out]
+    if wnids != sorted(set(wnids)):
+        raise ZooError(f"{str(path)!r}: WNIDs must be unique and sorted (index = position in the sorted WNIDs)")
+    return out
