@@ -542,13 +542,18 @@ def measure_model(
     clock: Clock = time.perf_counter,
     load_probe: LoadProbe = probe_load,
     isolation: str = "in-process",
+    flops: int | None = None,
 ) -> Measurement:
-    """Measure one model in this process (see `measure` for the isolated default)."""
+    """Measure one model in this process (see `measure` for the isolated default).
+
+    `flops` per image, when the caller already counted them (the first FLOP count in a process costs seconds).
+    """
     config.validate()
     threads = config.threads or default_threads()
     policy = config.policy
     res = spec.resolution if config.resolution is None else config.resolution
-    flops = complexity.measure(spec, res).flops  # also refuses a resolution the model cannot take, cheaply
+    if flops is None:
+        flops = complexity.measure(spec, res).flops  # also refuses a resolution the model cannot take, cheaply
     with pinned_threads(threads) as pinned, _cuda_settings(config):
         work = prepare(spec, config)
         with work.contexts():
@@ -643,7 +648,9 @@ def measure_isolated(spec: ModelSpec, config: BenchConfig, timeout: float | None
     """`measure_model` in a fresh `python -m zoobench.timing` process: the parent sends JSON, gets JSON back."""
     config.validate()
     threads = config.threads or default_threads()
-    job = json.dumps({"model": spec.name, "config": replace(config, threads=threads).to_dict()})
+    # Counted here: it refuses a bad resolution without a subprocess, and a worker would pay the counter's start-up.
+    flops = complexity.measure(spec, spec.resolution if config.resolution is None else config.resolution).flops
+    job = json.dumps({"model": spec.name, "config": replace(config, threads=threads).to_dict(), "flops": flops})
     budget = timeout if timeout is not None else 600 + 4 * config.policy.max_time
     try:
         proc = subprocess.run(
@@ -699,7 +706,7 @@ def _worker_main() -> None:
     try:
         job = json.loads(sys.stdin.read())
         spec = get_spec(job["model"])
-        m = measure_model(spec, BenchConfig.from_dict(job["config"]), isolation="subprocess")
+        m = measure_model(spec, BenchConfig.from_dict(job["config"]), isolation="subprocess", flops=job.get("flops"))
     except ZooError as exc:
         print(f"zoobench: error: {exc}", file=sys.stderr)
         sys.exit(2)

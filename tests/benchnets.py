@@ -1,0 +1,54 @@
+"""Tiny models for the latency-engine tests, reached as `benchnets:<builder>` model references."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+
+# (device type, torch threads, CPU affinity) seen inside each forward of `recorder`, so a test can check what the
+# engine applied (the meta-device pass that counts FLOPs shows up too, as "meta").
+SEEN: list[tuple[str, int, list[int] | None]] = []
+
+
+def tiny(num_classes: int = 10) -> nn.Module:
+    """Two 3x3 convs and a classifier: microseconds per call at 32x32."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, num_classes),
+    )
+
+
+class Recorder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = tiny()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        SEEN.append((x.device.type, torch.get_num_threads(), cpus))
+        return self.body(x)
+
+
+def recorder() -> nn.Module:
+    return Recorder()
+
+
+class _FailsOnRealTensors(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))  # a parameter, so the FLOP count runs on the meta device
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "meta":  # counting FLOPs (meta) works; measuring does not
+            raise RuntimeError("boom on a real tensor")
+        return self.scale * x.mean((2, 3))
+
+
+def broken() -> nn.Module:
+    return _FailsOnRealTensors()
