@@ -40,8 +40,8 @@ class PixelModel(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         self.scale = nn.Parameter(torch.ones(()))  # one parameter, so weights files have something to carry
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rgb = torch.round((x[:, :, 0, 0].float() * self.std + self.mean) * 255)  # undo the normalisation

@@ -498,9 +498,12 @@ def _device(device: str, d: _Dist) -> torch.device:
 
 
 def _progress(enabled: bool):
-    if not enabled:
-        return contextlib.nullcontext(None)
+    """A rich progress bar on stderr, only when stderr is a terminal (a log file gets no bar fragments)."""
     from rich.console import Console
+
+    console = Console(stderr=True)
+    if not (enabled and console.is_terminal):
+        return contextlib.nullcontext(None)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -517,8 +520,7 @@ def _progress(enabled: bool):
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
+        console=console,
     )
 
 
@@ -558,6 +560,160 @@ def _stderr(msg: str) -> None:
     print(f"zoobench: warning: {msg}", file=sys.stderr, flush=True)
 
 
+@dataclass
+class _Settings:
+    """The checked options of one evaluation."""
+
+    transform: EvalTransform
+    average: str
+    dtype: str
+    batch_size: int
+    skip_bad: bool
+
+
+def _check_options(crops: int, resize: str, average: str, dtype: str, decoder: str, batch_size: int | None) -> None:
+    if crops not in CROPS:
+        raise ZooError(f"--crops takes 1, 5 or 10, not {crops}")
+    if resize not in RESIZE_MODES:
+        raise ZooError(f"--resize takes {' or '.join(RESIZE_MODES)}, not {resize!r}")
+    if average not in AVERAGING:
+        raise ZooError(f"--average takes {' or '.join(AVERAGING)}, not {average!r}")
+    if dtype not in DTYPES:
+        raise ZooError(f"--dtype takes {', '.join(DTYPES)}, not {dtype!r}")
+    if decoder not in DECODERS:
+        raise ZooError(f"--decoder takes {' or '.join(DECODERS)}, not {decoder!r}")
+    if batch_size is not None and batch_size < 1:
+        raise ZooError("--batch-size must be at least 1")
+
+
+def _build(spec: registry.ModelSpec | None, model: str | nn.Module, name: str) -> nn.Module:
+    if spec is None:
+        return model  # type: ignore[return-value]
+    try:
+        return spec.build()
+    except ZooError:
+        raise
+    except Exception as exc:
+        raise ZooError(f"cannot build {name}: {type(exc).__name__}: {exc}") from exc
+
+
+def _probe(net: nn.Module, name: str, size: int, dev: torch.device, autocast, n_classes: int, source: str) -> None:
+    """One forward on a blank input: a head of the wrong size is refused before any image is read."""
+    with torch.inference_mode(), autocast:
+        try:
+            out = _logits(net(torch.zeros(1, 3, size, size, device=dev)))
+        except ZooError:
+            raise
+        except Exception as exc:
+            msg = " ".join(str(exc).split())[:200]
+            raise ZooError(f"{name} fails on a 1x3x{size}x{size} input: {msg}") from exc
+    if out.ndim != 2 or out.shape[1] != n_classes:
+        raise ZooError(f"{name} outputs {tuple(out.shape[1:])} scores per image but {source} has {n_classes} classes")
+
+
+def _default_workers(local_world: int) -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return min(8, max(1, cores // max(1, local_world)))
+
+
+def _run(
+    net: nn.Module,
+    folder: ImageFolderSet,
+    mine: range,
+    s: _Settings,
+    dev: torch.device,
+    workers: int,
+    bar_label: str | None,
+) -> dict:
+    """Evaluate this rank's samples. Returns its part: sample indices, top-k, probabilities, skips, an error, times."""
+    crops = s.transform.crops
+    k = min(5, len(folder.classes))
+    autocast = torch.autocast(dev.type, dtype=DTYPES[s.dtype], enabled=s.dtype != "fp32")
+    loader = DataLoader(
+        _CropItems(folder, s.transform),
+        batch_size=s.batch_size,
+        sampler=list(mine),
+        num_workers=workers,
+        collate_fn=_collate,
+        pin_memory=dev.type == "cuda",
+        prefetch_factor=4 if workers else None,
+    )
+    got_index, got_top, got_prob, bad = [], [], [], []
+    data_wait = model_s = decode_s = finish_s = 0.0
+    error = None
+    done = 0
+    start = time.perf_counter()
+    with _progress(bar_label is not None) as bar:
+        task = bar.add_task(bar_label, total=len(mine), rate="") if bar else None
+        batches = iter(loader)
+        while True:
+            t0 = time.perf_counter()
+            batch = next(batches, None)
+            if batch is None:
+                break
+            index, x, bad_items, t_dec, t_fin = batch
+            t1 = time.perf_counter()
+            data_wait += t1 - t0
+            decode_s += t_dec
+            finish_s += t_fin
+            for i, reason in bad_items:
+                if not s.skip_bad:
+                    error = (
+                        f"cannot read image {str(folder.path(i))!r}: {reason} "
+                        "(--skip-bad skips unreadable images and counts them)"
+                    )
+                    break
+                bad.append((i, reason))
+            if error:
+                break
+            if x is not None:
+                n_img = x.shape[0]
+                with torch.inference_mode(), autocast:
+                    logits = _logits(net(x.to(dev, non_blocking=True).flatten(0, 1)))
+                p, top = average_crops(logits.view(n_img, crops, -1), s.average).topk(k, dim=1)
+                got_index.append(index)
+                got_top.append(top.cpu())
+                got_prob.append(p.cpu())
+            model_s += time.perf_counter() - t1
+            done += len(index) + len(bad_items)
+            if bar:
+                bar.update(task, completed=done, rate=f"{done / (time.perf_counter() - start):.1f} img/s")
+    wall = time.perf_counter() - start
+    return {
+        "index": torch.cat(got_index).numpy() if got_index else np.zeros(0, np.int64),
+        "top": torch.cat(got_top).numpy() if got_top else np.zeros((0, k), np.int64),
+        "prob": torch.cat(got_prob).float().numpy() if got_prob else np.zeros((0, k), np.float32),
+        "bad": bad,
+        "error": error,
+        "times": (wall, data_wait, model_s, decode_s, finish_s),
+    }
+
+
+def _merge(folder: ImageFolderSet, parts: list[dict], k: int) -> tuple[Predictions, list[tuple[str, str]]]:
+    """Place every rank's predictions at their sample indices; check that each image is accounted for once."""
+    n = len(folder)
+    labels = np.array([label for _, label in folder.samples], dtype=np.int64)
+    top = np.full((n, k), -1, dtype=np.int64)
+    prob = np.full((n, k), np.nan, dtype=np.float32)
+    seen = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=bool)
+    skipped: list[tuple[str, str]] = []
+    for p in parts:
+        top[p["index"]] = p["top"]
+        prob[p["index"]] = p["prob"]
+        ok[p["index"]] = True
+        np.add.at(seen, p["index"], 1)
+        for i, reason in p["bad"]:
+            seen[i] += 1
+            skipped.append((folder.samples[i][0], reason))
+    if not (seen == 1).all():
+        raise RuntimeError(f"{int((seen == 0).sum())} images unseen and {int((seen > 1).sum())} seen twice")
+    return Predictions([f for f, _ in folder.samples], labels, top, prob, ok), sorted(skipped)
+
+
 def evaluate(
     model: str | nn.Module,
     data: str | Path,
@@ -589,183 +745,61 @@ def evaluate(
     together (crop r inside round(r * 256 / 224)); average "softmax" (mean of crop probabilities) or "logits".
     batch_size counts images (default: 64 crops' worth); workers default to the cores this rank may use.
     """
-    if crops not in CROPS:
-        raise ZooError(f"--crops takes 1, 5 or 10, not {crops}")
-    if resize not in RESIZE_MODES:
-        raise ZooError(f"--resize takes {' or '.join(RESIZE_MODES)}, not {resize!r}")
-    if average not in AVERAGING:
-        raise ZooError(f"--average takes {' or '.join(AVERAGING)}, not {average!r}")
-    if dtype not in DTYPES:
-        raise ZooError(f"--dtype takes {', '.join(DTYPES)}, not {dtype!r}")
-    if decoder not in DECODERS:
-        raise ZooError(f"--decoder takes {' or '.join(DECODERS)}, not {decoder!r}")
-    if batch_size is not None and batch_size < 1:
-        raise ZooError("--batch-size must be at least 1")
+    _check_options(crops, resize, average, dtype, decoder, batch_size)
     spec = None if isinstance(model, nn.Module) else registry.get_spec(model)
-    model_name = type(model).__name__ if spec is None else spec.name
+    name = type(model).__name__ if spec is None else spec.name
     if native_resolution and resolution is not None:
         raise ZooError("give --resolution or --native-resolution, not both")
     crop_size = (spec.resolution if spec else 224) if native_resolution else (resolution or 224)
-    if crop_size < 1:
-        raise ZooError("--resolution must be positive")
     try:
         transform = EvalTransform(crops, crop_size, resize_size, resize, decoder, tuple(mean), tuple(std))
     except ValueError as exc:
         raise ZooError(str(exc)) from exc
-    rank0_warn = warn if env_rank() == 0 else None
-    folder = image_folder(data, classes_file, warn=rank0_warn)
+    s = _Settings(transform, average, dtype, batch_size or max(1, 64 // crops), skip_bad)
+    folder = image_folder(data, classes_file, warn=warn if env_rank() == 0 else None)
     n_classes = len(folder.classes)
-    dev_type = "cuda" if str(device).startswith("cuda") else "cpu"
 
-    with _distributed(dev_type) as d:
+    with _distributed("cuda" if str(device).startswith("cuda") else "cpu") as d:
         say = warn if d.rank == 0 else None
         dev = _device(device, d)
-        if spec is not None:
-            try:
-                net = spec.build()
-            except ZooError:
-                raise
-            except Exception as exc:
-                raise ZooError(f"cannot build {model_name}: {type(exc).__name__}: {exc}") from exc
-        else:
-            net = model
+        net = _build(spec, model, name)
         winfo = load_weights(net, spec, weights, dist_info=d, progress=progress and d.rank == 0)
         net = net.to(dev).eval()
         autocast = torch.autocast(dev.type, dtype=DTYPES[dtype], enabled=dtype != "fp32")
-        # One forward on a blank input first: a wrong head size is refused before any image is read.
-        with torch.inference_mode(), autocast:
-            try:
-                probe = _logits(net(torch.zeros(1, 3, crop_size, crop_size, device=dev)))
-            except ZooError:
-                raise
-            except Exception as exc:
-                msg = " ".join(str(exc).split())[:200]
-                raise ZooError(f"{model_name} fails on a 1x3x{crop_size}x{crop_size} input: {msg}") from exc
-        if probe.ndim != 2 or probe.shape[1] != n_classes:
-            raise ZooError(
-                f"{model_name} outputs {tuple(probe.shape[1:])} scores per image but {folder.classes_source} "
-                f"has {n_classes} classes"
-            )
+        _probe(net, name, crop_size, dev, autocast, n_classes, folder.classes_source)
         if say:
             for w in winfo.warnings:
                 say(w)
             if winfo.random:
-                say(
-                    f"{model_name} is randomly initialised (no --weights): its accuracy is chance level "
-                    f"(~{100 / n_classes:.2g}% top-1)"
-                )
-
-        mine = shard(len(folder), d.world, d.rank)
-        bs = batch_size or max(1, 64 // crops)
-        if workers is None:
-            try:
-                cores = len(os.sched_getaffinity(0))
-            except AttributeError:
-                cores = os.cpu_count() or 1
-            workers = min(8, max(1, cores // max(1, d.local_world)))
-        loader = DataLoader(
-            _CropItems(folder, transform),
-            batch_size=bs,
-            sampler=list(mine),
-            num_workers=workers,
-            collate_fn=_collate,
-            pin_memory=dev.type == "cuda",
-            prefetch_factor=4 if workers else None,
+                chance = f"~{100 / n_classes:.2g}% top-1"
+                say(f"{name} is randomly initialised (no --weights): expect chance level ({chance})")
+        workers = _default_workers(d.local_world) if workers is None else workers
+        label = f"{name} {crops}-crop" + (f" (rank 0 of {d.world})" if d.world > 1 else "")
+        part = _run(
+            net, folder, shard(len(folder), d.world, d.rank), s, dev, workers, label if say and progress else None
         )
-        k = min(5, n_classes)
-        got_index, got_top, got_prob, bad = [], [], [], []
-        data_wait = model_s = decode_s = finish_s = 0.0
-        error = None
-        label_desc = f"{model_name} {crops}-crop" + (f" (rank 0 of {d.world})" if d.world > 1 else "")
-        start = time.perf_counter()
-        with _progress(progress and d.rank == 0) as bar:
-            task = bar.add_task(label_desc, total=len(mine), rate="") if bar else None
-            done = 0
-            batches = iter(loader)
-            while True:
-                t0 = time.perf_counter()
-                try:
-                    index, x, bad_items, t_dec, t_fin = next(batches)
-                except StopIteration:
-                    break
-                t1 = time.perf_counter()
-                data_wait += t1 - t0
-                decode_s += t_dec
-                finish_s += t_fin
-                for i, reason in bad_items:
-                    if not skip_bad:
-                        error = (
-                            f"cannot read image {str(folder.path(i))!r}: {reason} "
-                            "(--skip-bad skips unreadable images and counts them)"
-                        )
-                        break
-                    bad.append((i, reason))
-                if error:
-                    break
-                if x is not None:
-                    n_img = x.shape[0]
-                    x = x.to(dev, non_blocking=True).flatten(0, 1)
-                    with torch.inference_mode(), autocast:
-                        logits = _logits(net(x))
-                    probs = average_crops(logits.view(n_img, crops, -1), average)
-                    p, top = probs.topk(k, dim=1)
-                    got_index.append(index)
-                    got_top.append(top.cpu())
-                    got_prob.append(p.cpu())
-                model_s += time.perf_counter() - t1
-                done += len(index) + len(bad_items)
-                if bar:
-                    rate = done / (time.perf_counter() - start)
-                    bar.update(task, completed=done, rate=f"{rate:.1f} img/s")
-        wall = time.perf_counter() - start
-        del loader, batches
-
-        part = {
-            "index": torch.cat(got_index).numpy() if got_index else np.zeros(0, np.int64),
-            "top": torch.cat(got_top).numpy() if got_top else np.zeros((0, k), np.int64),
-            "prob": torch.cat(got_prob).float().numpy() if got_prob else np.zeros((0, k), np.float32),
-            "bad": bad,
-            "error": error,
-            "times": (wall, data_wait, model_s, decode_s, finish_s),
-        }
         parts = d.gather(part)
         errors = [p["error"] for p in parts if p["error"]]
         if errors:
             raise ZooError(errors[0])
+        world, rank = d.world, d.rank
 
-    n = len(folder)
-    labels = np.array([label for _, label in folder.samples], dtype=np.int64)
-    top = np.full((n, k), -1, dtype=np.int64)
-    prob = np.full((n, k), np.nan, dtype=np.float32)
-    ok = np.zeros(n, dtype=bool)
-    skipped: list[tuple[str, str]] = []
-    for p in parts:
-        top[p["index"]] = p["top"]
-        prob[p["index"]] = p["prob"]
-        ok[p["index"]] = True
-        skipped += [(folder.samples[i][0], reason) for i, reason in p["bad"]]
-    skipped.sort()
-    preds = Predictions([s for s, _ in folder.samples], labels, top, prob, ok)
-    if int(ok.sum()) + len(skipped) != n:
-        raise RuntimeError(f"gathered {int(ok.sum())} predictions and {len(skipped)} skips for {n} images")
-
-    times = np.array([p["times"] for p in parts])  # (world, 5)
-    wall_max = float(times[:, 0].max())
-    evaluated = int(ok.sum())
+    k = min(5, n_classes)
+    preds, skipped = _merge(folder, parts, k)
+    times = np.array([p["times"] for p in parts])  # (world, 5): wall, data wait, model, decode, crop+normalise
+    wall = float(times[:, 0].max())
+    n, evaluated = len(folder), int(preds.ok.sum())
     c1, c5 = int(preds.correct(1).sum()), int(preds.correct(k).sum())
     top1_lo, top1_hi = wilson(c1, evaluated)
     top5_lo, top5_hi = wilson(c5, evaluated)
-    published = (
-        (winfo.published_top1, winfo.published_top5, winfo.published_source)
-        if winfo.published_source
-        else (
-            (spec.accuracy.top1, spec.accuracy.top5, spec.accuracy.source)
-            if spec is not None and spec.accuracy and not winfo.random
-            else (None, None, None)
-        )
-    )
+    if winfo.published_source:
+        published = (winfo.published_top1, winfo.published_top5, winfo.published_source)
+    elif spec is not None and spec.accuracy and not winfo.random:
+        published = (spec.accuracy.top1, spec.accuracy.top5, f"paper: {spec.accuracy.source}")
+    else:
+        published = (None, None, None)
     row = {
-        "model": model_name,
+        "model": name,
         "weights": winfo.label,
         "random_init": winfo.random,
         "weights_file": winfo.file,
@@ -788,52 +822,59 @@ def evaluate(
         "classes": n_classes,
         "classes_source": folder.classes_source,
         "data": str(Path(data)),
-        "images_per_s": n / wall_max if wall_max > 0 else math.nan,
-        "wall_s": wall_max,
+        "images_per_s": n / wall if wall > 0 else math.nan,
+        "wall_s": wall,
         "data_wait_s": float(times[:, 1].sum()),
         "model_s": float(times[:, 2].sum()),
         "decode_s": float(times[:, 3].sum()),
         "crop_normalize_s": float(times[:, 4].sum()),
-        "device": str(dev) if d.world == 1 else f"{dev.type} x{d.world}",
+        "device": str(dev) if world == 1 else f"{dev.type} x{world}",
         "dtype": dtype,
         "autocast": dtype != "fp32",
-        "batch_size": bs,
+        "batch_size": s.batch_size,
         "workers": workers,
-        "world_size": d.world,
-        "backend": None if d.world == 1 else ("nccl" if dev.type == "cuda" else "gloo"),
+        "world_size": world,
+        "backend": None if world == 1 else ("nccl" if dev.type == "cuda" else "gloo"),
         "published_top1": published[0],
         "published_top5": published[1],
         "published_source": published[2],
     }
     if dev.type == "cuda":
         row["gpu"] = torch.cuda.get_device_name(dev)
+    result = EvalResult(row, preds, skipped, _notes(row, skipped), folder.classes, rank)
+    if predictions is not None and rank == 0:
+        write_predictions(predictions, result)
+    return result
+
+
+def _notes(row: dict, skipped: list[tuple[str, str]]) -> list[str]:
+    """The settings in sentences, for the Markdown footnotes and the JSON document."""
+    geometry = {1: "centre crop", 5: "corners + centre", 10: "corners + centre and their horizontal flips"}
     notes = [
-        f"Top-1/Top-5: % of {evaluated:,} images of {data} ({n_classes} classes, labels from "
-        f"{folder.classes_source}); the brackets are the {CI_METHOD}.",
-        f"{crops}-crop: {row['resize']}, then {crop_size}x{crop_size} "
-        + {1: "centre crop", 5: "corners + centre", 10: "corners + centre and their horizontal flips"}[crops]
-        + f"; {row['interpolation']}; decoder {row['decoder']}; crops averaged as "
-        + ("softmax probabilities." if average == "softmax" else "logits, then softmax."),
-        f"Weights: {winfo.label}" + (f" (sha256 {winfo.sha256})." if winfo.sha256 else "."),
-        f"Images/s: {n:,} images / {wall_max:.1f} s wall on {row['device']}, {dtype}, batch {bs} images, "
-        f"{workers} loader workers per process; decode + resize took {row['decode_s']:.1f} CPU s, "
-        f"the model {row['model_s']:.1f} s.",
+        f"Top-1/Top-5: % of {row['images']:,} images of {row['data']} ({row['classes']} classes, labels from "
+        f"{row['classes_source']}); the brackets are the {CI_METHOD}.",
+        f"{row['crops']}-crop: {row['resize']}, then {row['crop_size']}x{row['crop_size']} {geometry[row['crops']]}; "
+        f"{row['interpolation']}; decoder {row['decoder']}; crops averaged as "
+        + ("softmax probabilities." if row["average"] == "softmax" else "logits, then softmax."),
+        f"Weights: {row['weights']}" + (f" (sha256 {row['weights_sha256']})." if row["weights_sha256"] else "."),
+        f"Images/s: {row['dataset_images']:,} images / {row['wall_s']:.1f} s wall on {row['device']}, {row['dtype']}, "
+        f"batch {row['batch_size']} images, {row['workers']} loader workers per process; decode + resize took "
+        f"{row['decode_s']:.1f} CPU s, the model {row['model_s']:.1f} s.",
     ]
-    if winfo.random:
+    if row["random_init"]:
         notes.append("The model is randomly initialised (no --weights): these accuracies are chance level.")
     if skipped:
         notes.append(
             f"{len(skipped)} unreadable images were skipped (--skip-bad) and left out of both denominators: "
-            + _some([s for s, _ in skipped], 5)
+            + _some([f for f, _ in skipped], 5)
         )
-    if k < 5:
-        notes.append(f"Only {n_classes} classes: 'top-5' is top-{k}.")
-    if published[2]:
-        notes.append(f"Published: top-1 {published[0]}, top-5 {published[1]} ({published[2]}).")
-    result = EvalResult(row, preds, skipped, notes, folder.classes, d.rank)
-    if predictions is not None and d.rank == 0:
-        write_predictions(predictions, result)
-    return result
+    if row["top5_k"] < 5:
+        notes.append(f"Only {row['classes']} classes: 'top-5' is top-{row['top5_k']}.")
+    if row["published_source"]:
+        notes.append(
+            f"Published: top-1 {row['published_top1']}, top-5 {row['published_top5']} ({row['published_source']})."
+        )
+    return notes
 
 
 # --- predictions files ---------------------------------------------------------------------------------------------
