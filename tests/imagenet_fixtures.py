@@ -249,8 +249,8 @@ HOSTILE = {
 def _hostile_member(tar: tarfile.TarFile, kind: str, base: str, outside: Path, payload: bytes) -> str:
     """Add one hostile member; return its name."""
     k = kind.split("-", 1)[-1] if kind.startswith(("outer-", "val-")) else kind
-    if k == "traversal":
-        name = f"../../{base}"
+    if k == "traversal":  # from OUT/train/<wnid>.partial/ or OUT/val.partial/<wnid>/: the folder holding OUT
+        name = f"../../../{base}"
     elif k == "absolute":
         name = str(outside / base)
     else:

@@ -225,9 +225,12 @@ def _accept(member: tarfile.TarInfo, pattern: re.Pattern[str], where: str, dest:
             tarfile.data_filter(member, dest)
         except tarfile.FilterError as exc:
             reason = f"refused by tarfile's data filter: {exc}"
+    match = pattern.fullmatch(member.name)
+    if reason is None and (match is None or not member.isreg()):  # and a third: only plain files named by the layout
+        reason = f"not a plain file named as the ILSVRC2012 layout says ({pattern.pattern})"
     if reason is not None:
         raise ZooError(f"{where}: refused member {member.name!r}: {reason}; nothing is written outside OUT")
-    return pattern.fullmatch(member.name).group(1)
+    return match.group(1)
 
 
 def _members(tar: tarfile.TarFile, where: str) -> Iterable[tarfile.TarInfo]:
@@ -879,7 +882,7 @@ class _Display:
         return self.progress.add_task(description, total=max(total, 1), note=note)
 
     def log(self, message: str) -> None:
-        self.console.print(message, highlight=False, markup=False)
+        self.console.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def prepare(
@@ -963,7 +966,7 @@ def prepare(
                     "status": "ok" if not split_problems else f"{len(split_problems)} problems",
                     "extracted": None if verify_only else st.extracted,
                     "resumed": None if verify_only else st.resumed,
-                    "bytes": st.bytes or None,
+                    "bytes": None if verify_only else st.bytes,
                     "seconds": None if verify_only else round(st.seconds, 2),
                     "normalized": len(st.normalized),
                     "verify_seconds": round(time.perf_counter() - t0, 2),
@@ -1077,6 +1080,7 @@ def _extract(
     wanted = dk.classes_json(kit.classes)
     if classes_path.exists() and classes_path.read_text(encoding="utf-8") != wanted:
         raise ZooError(f"{str(classes_path)!r} comes from another devkit; choose an empty OUT")
+    new_sources = []  # written once the disk check passed: a refused run leaves OUT as it was
     for split, plan in plans.items():
         old = journal.sources.get(split)
         mine = {"fingerprint": plan.fingerprint, "normalize": normalize}
@@ -1086,8 +1090,7 @@ def _extract(
                 f"{old['normalize']}); finish it with the same command, or choose an empty OUT"
             )
         if old is None or {k: old.get(k) for k in mine} != mine:
-            journal.write({"source": split, **mine})
-    report.atomic_write(classes_path, wanted)
+            new_sources.append({"source": split, **mine})
 
     stats = {split: SplitStats() for split in plans}
     expected: dict[str, dict[str, int]] = {}
@@ -1152,7 +1155,6 @@ def _extract(
             st.resumed = st.classes
             display.log("val: already done by an earlier run, kept")
         else:
-            partial.mkdir()
             acc = JobResult(Counter(), 0, [])
             chunks = _chunks(plan.val, max(32 << 20, plan.bytes // (4 * workers) + 1))
             left = [len(chunks)]
@@ -1181,6 +1183,11 @@ def _extract(
                 parts.append(f"val {human(plan.bytes)}")
 
     _disk_check(out, need, parts)
+    for entry in new_sources:
+        journal.write(entry)
+    report.atomic_write(classes_path, wanted)
+    if "val" in plans and "val" not in expected:
+        (out / "val.partial").mkdir()
     t0 = time.perf_counter()
     counter = _mp_counter(workers)
     try:
@@ -1209,7 +1216,7 @@ def _expected_from(
     """--verify-only: the counts the archives imply. Val from its headers; train from the journal when it was made
     from this very archive, else by reading the inner headers (no image data)."""
     stats = {split: SplitStats() for split in plans}
-    expected: dict[str, dict[str, int]] = {}
+    expected: dict[str, dict[str, int]] = dict.fromkeys(plans)  # type: ignore[arg-type] (filled below, in order)
     if "val" in plans:
         expected["val"] = dict(sorted(Counter(v.wnid for v in plans["val"].val).items()))
         stats["val"].classes = len(expected["val"])
