@@ -23,12 +23,15 @@ from pathlib import Path
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import LogFormatter
 
 from zoobench import results as res
 from zoobench.errors import ZooError
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-FRONT_COLOUR = "#d62728"
+# Per machine: (points, Pareto front); the first machine's front is red.
+MACHINE_COLOURS = (("#1f77b4", "#d62728"), ("#ff7f0e", "#9467bd"), ("#2ca02c", "#8c564b"), ("#17becf", "#e377c2"))
 STYLE = {
     "svg.fonttype": "none",  # text stays text in the SVG: smaller, searchable, selectable in the HTML report
     "font.size": 9,
@@ -76,6 +79,7 @@ def _figure(title: str) -> tuple[Figure, object]:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.set_title(title)
+    ax.margins(0.08)  # room for the labels of the outermost points
     return fig, ax
 
 
@@ -84,6 +88,10 @@ def _log_if_wide(ax: object, axis: str, values: Sequence[float]) -> None:
     positive = [v for v in values if v > 0]
     if positive and max(positive) / min(positive) >= 10:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+        # Plain numbers (3, 20, 0.5) rather than 3x10^0; minor ticks labelled only where a decade has room.
+        which = ax.xaxis if axis == "x" else ax.yaxis
+        which.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        which.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1.5, 0.6)))
 
 
 def _label(ax: object, names: Sequence[str], xs: Sequence[float], ys: Sequence[float]) -> None:
@@ -137,25 +145,20 @@ def top1_vs_gmacs(results: res.Results) -> Plot | None:
     fig, ax = _figure(title)
     xs = [results.models[m]["macs"] / 1e9 for m in names]
     ys = [acc[m][0] for m in names]
-    seen: set[str] = set()
+    families = list(dict.fromkeys(str(results.models[m].get("family")) for m in names))
     for name, x, y in zip(names, xs, ys, strict=True):
-        fam = str(results.models[name].get("family"))
-        colour = colours[fam]
-        ax.scatter(
-            [x],
-            [y],
-            s=36,
-            marker="o",
-            facecolors=colour if acc[name][1] else "none",
-            edgecolors=colour,
-            label=fam if fam not in seen else None,
-        )
-        seen.add(fam)
+        colour = colours[str(results.models[name].get("family"))]
+        ax.scatter([x], [y], s=36, marker="o", facecolors=colour if acc[name][1] else "none", edgecolors=colour)
     _label(ax, names, xs, ys)
     _log_if_wide(ax, "x", xs)
     ax.set_xlabel("GMACs per image (multiply-accumulates, 10^9; FLOPs = 2 x MACs)")
     ax.set_ylabel("top-1 accuracy (%)")
-    ax.legend(title="family", fontsize=7, loc="lower right")
+    handles = [Line2D([], [], ls="", marker="o", color=colours[f], label=f) for f in families]
+    handles += [
+        Line2D([], [], ls="", marker="o", color="#555555", label="measured (eval)"),
+        Line2D([], [], ls="", marker="o", mfc="none", color="#555555", label="paper's figure"),
+    ]
+    ax.legend(handles=handles, fontsize=7, loc="best")
     n_measured = sum(1 for m in names if acc[m][1])
     caption = _wrap(
         [
@@ -191,21 +194,22 @@ def top1_vs_latency(results: res.Results) -> Plot | None:
         ys = [acc[m][0] for m in names]
         all_x += xs
         marker = MARKERS[k % len(MARKERS)]
+        point_colour, front_colour = MACHINE_COLOURS[k % len(MACHINE_COLOURS)]
         tag = f" [{tags[label]}]" if mixed else ""
-        ax.scatter(xs, ys, s=30, marker=marker, color="#1f77b4", alpha=0.8, label=f"models{tag}")
+        ax.scatter(xs, ys, s=30, marker=marker, color=point_colour, alpha=0.8, label=f"models{tag}")
         front = pareto_front(list(zip(xs, ys, strict=True)))
         fx, fy = [xs[i] for i in front], [ys[i] for i in front]
-        ax.plot(fx, fy, drawstyle="steps-post", color=FRONT_COLOUR, lw=1.5, label=f"Pareto front{tag}")
-        ax.scatter(fx, fy, s=70, marker=marker, facecolors="none", edgecolors=FRONT_COLOUR, linewidths=1.5)
+        ax.plot(fx, fy, drawstyle="steps-post", color=front_colour, lw=1.5, label=f"Pareto front{tag}")
+        ax.scatter(fx, fy, s=70, marker=marker, facecolors="none", edgecolors=front_colour, linewidths=1.5)
         _label(ax, [f"{m}{tag}" for m in names], xs, ys)
     _log_if_wide(ax, "x", all_x)
     ax.set_xlabel("latency (ms, median per forward pass)")
     ax.set_ylabel("top-1 accuracy (%)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     n_paper = sum(1 for lats in series.values() for m in lats if not acc[m][1])
     lines = [
-        "Pareto front (red): the models no other model beats on both latency and top-1. Top-1 measured by "
-        f"`zoobench eval`, or the paper's figure for {n_paper} point(s) without eval results.",
+        "Pareto front (line, ringed points): the models no other model beats on both latency and top-1. "
+        f"Top-1 measured by `zoobench eval`, or the paper's figure for {n_paper} point(s) without eval results.",
         *_latency_caption(results, settings, tags),
     ]
     return _finish(fig, "top1_vs_latency", title, _wrap(lines))
@@ -232,7 +236,8 @@ def params_vs_latency(results: res.Results) -> Plot | None:
         all_x += xs
         all_y += ys
         tag = f" [{tags[label]}]" if mixed else ""
-        ax.scatter(xs, ys, s=30, marker=MARKERS[k % len(MARKERS)], alpha=0.8, label=f"models{tag}")
+        colour = MACHINE_COLOURS[k % len(MACHINE_COLOURS)][0]
+        ax.scatter(xs, ys, s=30, marker=MARKERS[k % len(MARKERS)], color=colour, alpha=0.8, label=f"models{tag}")
         _label(ax, [f"{m}{tag}" for m in names], xs, ys)
     _log_if_wide(ax, "x", all_x)
     _log_if_wide(ax, "y", all_y)
@@ -311,6 +316,12 @@ def _write_bytes(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise ZooError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
         raise
+
+
+def check_dir(out_dir: Path) -> None:
+    """Fail before any work when --out-dir names an existing file."""
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise ZooError(f"--out-dir {str(out_dir)!r} is a file, not a folder")
 
 
 def prepare_dir(out_dir: Path) -> None:

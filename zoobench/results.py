@@ -263,12 +263,19 @@ def _natural(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def _order(name: str) -> tuple:
+def _registered(name: str) -> registry.ModelSpec | None:
+    """The zoo's spec for a name in a result file, or None. Never `module:callable`: reading data imports nothing."""
+    if ":" in name:
+        return None
     try:
-        spec = registry.get_spec(name)
+        return registry.get_spec(name)
     except ZooError:
-        return (1, 0, "", _natural(name))
-    if spec.external:
+        return None
+
+
+def _order(name: str) -> tuple:
+    spec = _registered(name)
+    if spec is None:
         return (1, 0, "", _natural(name))
     return (0, spec.year, spec.family, _natural(spec.name))
 
@@ -276,11 +283,8 @@ def _order(name: str) -> tuple:
 def _static(name: str) -> dict:
     """Registry facts for a model the profile rows did not cover (bench/eval-only results)."""
     facts: dict = {"model": name, "family": None, "year": None, "resolution": None}
-    try:
-        spec = registry.get_spec(name)
-    except ZooError:
-        return facts
-    if spec.external:
+    spec = _registered(name)
+    if spec is None:
         return facts
     facts.update(family=spec.family, year=spec.year, resolution=spec.resolution)
     if spec.accuracy is not None:
