@@ -565,6 +565,8 @@ def report_cmd(
     report.resolve_format(fmt, output)
     if html_file is not None:
         html_report.check_target(html_file)
+    if out_dir is not None:
+        plots.check_dir(out_dir)
     found = results.collect(paths or [], model or [])
     rows, notes = results.table(found)
     figures, not_drawn = plots.render(found) if out_dir is not None or html_file is not None else ([], [])
