@@ -342,9 +342,11 @@ def eval_cmd(
             predictions=predictions,
             progress=True,
         )
-    except ZooError:
-        if evaluation.env_rank() != 0:  # every rank meets the same error; rank 0 says it once
-            raise typer.Exit(2) from None
+    except evaluation.CollectiveError:
+        # Every rank knows this error and rank 0 reports it (exit 2, which fails the torchrun job): the others
+        # leave quietly, so torchrun names rank 0, the one with the message, as the root cause.
+        if evaluation.env_rank() != 0:
+            raise typer.Exit(0) from None
         raise
     if not result.is_main:
         return
