@@ -489,6 +489,7 @@ class Measurement:
 
 @dataclass
 class Workload:
+    model: torch.nn.Module  # as called (compiled when asked)
     fn: Callable[[], object]
     sync: Callable[[], None]
     resolution: int
@@ -516,7 +517,7 @@ def prepare(spec: ModelSpec, config: BenchConfig) -> Workload:
             stack.enter_context(torch.autocast(device.type, dtype=DTYPES[config.dtype]))
         return stack
 
-    return Workload(lambda: model(x), sync, res, contexts)
+    return Workload(model, lambda: model(x), sync, res, contexts)
 
 
 @contextmanager
