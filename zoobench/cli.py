@@ -439,13 +439,13 @@ def bench(
     ] = False,
     tf32: Annotated[
         bool, typer.Option("--tf32", help="CUDA: allow TF32 matmuls and convolutions (off by default).")
-    ] = (False),
+    ] = False,
     max_time: Annotated[
         float,
         typer.Option(
             "--max-time", help="Budget per model in seconds (warm-up + runs); stops earlier once the CI is within ±1%."
         ),
-    ] = 8.0,
+    ] = timing.Policy.max_time,
     in_process: Annotated[
         bool, typer.Option("--in-process", help="Measure in this process, not in a fresh one per model.")
     ] = False,

@@ -52,7 +52,7 @@ Clock = Callable[[], float]
 class Policy:
     """How long and how finely to measure one model."""
 
-    max_time: float = 8.0  # budget per model in seconds: warm-up + timed runs (building and compiling excluded)
+    max_time: float = 6.0  # budget per model in seconds: warm-up + runs (not build or compile); --all in < 15 min
     rel_ci: float = 0.01  # stop once the 95 % CI of the median is within ±1 % of it
     min_runs: int = 10  # the CI is not looked at before this many runs
     floor_runs: int = 3  # always take this many timed runs, even past the budget (huge models, tiny budgets)
