@@ -320,11 +320,14 @@ def _rank_main(rank: int, world: int, port: int, argv: list[str], folder: str) -
     os._exit(0)
 
 
-def run_ranks(tmp_path: Path, world: int, argv: list[str]) -> list[tuple[int, str, str]]:
-    """Run the CLI in `world` processes joined through env:// (what torchrun sets up), gloo on CPU."""
+def run_ranks(tmp_path: Path, world: int, argv: list[str] | list[list[str]]) -> list[tuple[int, str, str]]:
+    """Run the CLI in `world` processes joined through env:// (what torchrun sets up), gloo on CPU.
+
+    `argv` is the command line of every rank, or one per rank (a node whose disk differs)."""
+    per_rank = argv if isinstance(argv[0], list) else [argv] * world
     ctx = multiprocessing.get_context("fork")  # torch is already imported here: fork starts in milliseconds
     port = _free_port()
-    procs = [ctx.Process(target=_rank_main, args=(r, world, port, argv, str(tmp_path))) for r in range(world)]
+    procs = [ctx.Process(target=_rank_main, args=(r, world, port, per_rank[r], str(tmp_path))) for r in range(world)]
     for p in procs:
         p.start()
     for p in procs:
@@ -361,7 +364,11 @@ def test_an_error_on_one_rank_stops_all_and_is_said_once(valset, tmp_path):
     tree = _copy_val(out, tmp_path / "t")
     (tree / "val" / WNIDS[9] / "zz_broken.png").write_bytes(b"not an image")  # the last sample: rank 1's share
     ranks = run_ranks(tmp_path, 2, ["eval", MODEL, "--data", str(tree / "val"), "--workers", "0", "-f", "json"])
-    assert [rc for rc, _, _ in ranks] == [2, 2]
+    # Rank 0 reports the error and exits 2 (failing the job); rank 1 knows it too and leaves quietly.
+    assert [rc for rc, _, _ in ranks] == [2, 0]
+    assert (
+        ranks[0][2].splitlines()[-1].startswith("zoobench: error: cannot read image") and "Traceback" not in ranks[0][2]
+    )
     assert "zz_broken.png" in ranks[0][2] and ranks[1][2] == ""
     assert ranks[0][1] == ranks[1][1] == ""
 
@@ -555,3 +562,13 @@ def test_library_errors_are_zoo_errors(valset):
         bad = out.parent / "badclasses.json"
         bad.write_text(json.dumps([{"index": 1, "wnid": "n1"}]))
         ev.read_classes(bad)
+
+
+def test_a_setup_error_on_one_rank_is_reported_by_rank_0(valset, tmp_path):
+    out, _ = valset
+    good = ["eval", MODEL, "--data", str(out / "val"), "--workers", "0", "-f", "json"]
+    lacking = ["eval", MODEL, "--data", str(tmp_path / "absent"), "--workers", "0", "-f", "json"]
+    ranks = run_ranks(tmp_path, 2, [good, lacking])  # rank 1's machine has no data: nobody waits forever
+    assert [rc for rc, _, _ in ranks] == [2, 0]
+    assert_one_line_error(2, ranks[0][2])
+    assert "rank 1: data folder" in ranks[0][2] and ranks[1][2] == ""

@@ -232,6 +232,28 @@ def _distributed(device_type: str) -> Iterator[_Dist]:
             dist.destroy_process_group()
 
 
+class CollectiveError(ZooError):
+    """A ZooError every rank knows about: rank 0 reports it, the others can leave quietly."""
+
+
+def _collective(d: _Dist, step: Callable[[], object]) -> object:
+    """Run a setup step on every rank; if it fails anywhere, fail everywhere with the same message.
+
+    Without this, one rank's bad input (a node without the data, a failed download) leaves the others waiting at
+    the next collective until the timeout.
+    """
+    if d.world == 1:
+        return step()
+    try:
+        value, problem = step(), None
+    except ZooError as exc:
+        value, problem = None, str(exc)
+    for rank, reported in enumerate(d.gather(problem)):
+        if reported:
+            raise CollectiveError(reported if rank == 0 else f"rank {rank}: {reported}")
+    return value
+
+
 def env_rank() -> int:
     """This process's global rank under torchrun (0 otherwise), readable before any process group exists."""
     return int(os.environ.get("RANK", "0"))
@@ -345,8 +367,18 @@ def _download(url: str, dst: Path, progress: bool) -> None:
 
 
 @dataclass
+class WeightsSource:
+    """What --weights names, resolved but not yet read: nothing (random init), a file, or torchvision's weights."""
+
+    label: str  # "random init", the path as given, or torchvision:<ENUM NAME>
+    path: Path | None = None
+    tv: object = None  # torchvision's weights enum member
+    tv_name: str | None = None
+
+
+@dataclass
 class WeightsInfo:
-    label: str  # "random init", a path, or torchvision:<ENUM NAME>
+    label: str
     file: str | None = None
     sha256: str | None = None
     published_top1: float | None = None
@@ -359,60 +391,74 @@ class WeightsInfo:
         return self.file is None
 
 
-def load_weights(
-    model: nn.Module,
-    spec: registry.ModelSpec | None,
-    weights: str | Path | None,
-    *,
-    dist_info: _Dist | None = None,
-    progress: bool = False,
-) -> WeightsInfo:
-    """Load `weights` into `model`: None (keep the random init), a file, or "torchvision[:ENUM]"."""
+def resolve_weights(spec: registry.ModelSpec | None, weights: str | Path | None) -> WeightsSource:
     if weights is None:
-        return WeightsInfo("random init")
+        return WeightsSource("random init")
     text = str(weights)
     if text == "torchvision" or text.startswith("torchvision:"):
         tv_name = _torchvision_name(spec)
         tv = torchvision_weights(tv_name, text.partition(":")[2] or None)
-        path = torchvision_cache_file(tv)
-        d = dist_info or _Dist()
-        info = WeightsInfo(f"torchvision:{tv.name}")
-        if not path.is_file():
-            problem = None
-            if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
-                problem = f"{OFFLINE_ENV} is set, so nothing is downloaded"
-            elif d.rank == 0:
-                try:
-                    _download(tv.url, path, progress)
-                except Exception as exc:  # offline, proxy, hash mismatch: all mean "not available"
-                    problem = f"download failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-            problems = [p for p in d.gather(problem) if p]  # the other ranks wait here for rank 0's download
-            if problems:
-                raise ZooError(
-                    f"torchvision weights {tv_name}/{tv.name} are not in torch's hub cache ({path}) and {problems[0]}; "
-                    f"copy {os.path.basename(tv.url)} from {tv.url} there, or pass --weights PATH"
-                )
-        else:
-            # torch.hub checks the hash only when it downloads; check a cached file here too.
-            prefix = path.name.rsplit("-", 1)[-1].split(".")[0]
-            info.sha256 = sha256(path)
-            if prefix and not info.sha256.startswith(prefix):
-                info.warnings.append(
-                    f"cached {path} has sha256 {info.sha256[:12]}..., not the {prefix} its name promises"
-                )
-        info.file = str(path)
-        info.sha256 = info.sha256 or sha256(path)
-        load_state_dict(model, _state_dict(_torch_load(path, f"cached file {path}"), str(path)), str(path))
-        metrics = tv.meta.get("_metrics", {}).get("ImageNet-1K", {})
-        info.published_top1, info.published_top5 = metrics.get("acc@1"), metrics.get("acc@5")
-        info.published_source = f"torchvision {tv_name} {tv.name}"
-        return info
+        return WeightsSource(f"torchvision:{tv.name}", torchvision_cache_file(tv), tv, tv_name)
     path = Path(text)
     if not path.is_file():
         raise ZooError(f"weights file {text!r} does not exist (or pass --weights torchvision)")
-    source = f"weights file {text!r}"
-    load_state_dict(model, _state_dict(_torch_load(path, source), source), source)
-    return WeightsInfo(text, file=str(path.resolve()), sha256=sha256(path))
+    return WeightsSource(text, path)
+
+
+def _not_cached(src: WeightsSource, why: str) -> ZooError:
+    url = src.tv.url  # type: ignore[attr-defined]
+    return ZooError(
+        f"torchvision weights {src.tv_name}/{src.tv.name} are not in torch's hub cache ({src.path}) and {why}; "  # type: ignore[attr-defined]
+        f"copy {os.path.basename(url)} from {url} there, or pass --weights PATH"
+    )
+
+
+def fetch_weights(src: WeightsSource, *, may_download: bool = True, progress: bool = False) -> None:
+    """Put torchvision's file into the hub cache when it is missing: downloaded unless ZOOBENCH_OFFLINE is set.
+
+    Under torchrun one process per machine downloads (`may_download`); the others wait at the next collective.
+    """
+    if src.tv is None or src.path.is_file():
+        return
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        raise _not_cached(src, f"{OFFLINE_ENV} is set, so nothing is downloaded")
+    if may_download:
+        try:
+            _download(src.tv.url, src.path, progress)  # type: ignore[attr-defined]
+        except Exception as exc:  # offline, proxy, hash mismatch: all mean "not available"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise _not_cached(src, f"the download failed ({type(exc).__name__}: {first})") from exc
+
+
+def apply_weights(model: nn.Module, src: WeightsSource) -> WeightsInfo:
+    """Read the file and load it strictly into `model`; record its sha256 (and torchvision's published accuracy)."""
+    if src.path is None:
+        return WeightsInfo("random init")
+    if not src.path.is_file():
+        raise _not_cached(src, "was not downloaded")
+    info = WeightsInfo(src.label, file=str(src.path.resolve()), sha256=sha256(src.path))
+    source = f"cached file {src.path}" if src.tv is not None else f"weights file {src.label!r}"
+    load_state_dict(model, _state_dict(_torch_load(src.path, source), source), source)
+    if src.tv is not None:
+        # torch.hub checks the hash only when it downloads; check a cached file here too.
+        prefix = src.path.name.rsplit("-", 1)[-1].split(".")[0]
+        if prefix and not info.sha256.startswith(prefix):
+            info.warnings.append(
+                f"cached {src.path} has sha256 {info.sha256[:12]}..., not the {prefix} its name promises"
+            )
+        metrics = src.tv.meta.get("_metrics", {}).get("ImageNet-1K", {})  # type: ignore[attr-defined]
+        info.published_top1, info.published_top5 = metrics.get("acc@1"), metrics.get("acc@5")
+        info.published_source = f"torchvision {src.tv_name} {src.tv.name}"  # type: ignore[attr-defined]
+    return info
+
+
+def load_weights(
+    model: nn.Module, spec: registry.ModelSpec | None, weights: str | Path | None, *, progress: bool = False
+) -> WeightsInfo:
+    """Load `weights` into `model`: None (keep the random init), a file, or "torchvision[:ENUM]"."""
+    src = resolve_weights(spec, weights)
+    fetch_weights(src, progress=progress)
+    return apply_weights(model, src)
 
 
 # --- statistics ----------------------------------------------------------------------------------------------------
@@ -756,17 +802,26 @@ def evaluate(
     except ValueError as exc:
         raise ZooError(str(exc)) from exc
     s = _Settings(transform, average, dtype, batch_size or max(1, 64 // crops), skip_bad)
-    folder = image_folder(data, classes_file, warn=warn if env_rank() == 0 else None)
-    n_classes = len(folder.classes)
 
     with _distributed("cuda" if str(device).startswith("cuda") else "cpu") as d:
         say = warn if d.rank == 0 else None
-        dev = _device(device, d)
-        net = _build(spec, model, name)
-        winfo = load_weights(net, spec, weights, dist_info=d, progress=progress and d.rank == 0)
-        net = net.to(dev).eval()
+
+        def setup() -> tuple:
+            folder = image_folder(data, classes_file, warn=say)
+            return folder, _device(device, d), _build(spec, model, name), resolve_weights(spec, weights)
+
+        folder, dev, net, source = _collective(d, setup)  # type: ignore[misc]
+        _collective(d, lambda: fetch_weights(source, may_download=d.local_rank == 0, progress=progress and bool(say)))
+        n_classes = len(folder.classes)
         autocast = torch.autocast(dev.type, dtype=DTYPES[dtype], enabled=dtype != "fp32")
-        _probe(net, name, crop_size, dev, autocast, n_classes, folder.classes_source)
+
+        def ready() -> WeightsInfo:
+            info = apply_weights(net, source)
+            net.to(dev).eval()
+            _probe(net, name, crop_size, dev, autocast, n_classes, folder.classes_source)
+            return info
+
+        winfo: WeightsInfo = _collective(d, ready)  # type: ignore[assignment]
         if say:
             for w in winfo.warnings:
                 say(w)
@@ -781,7 +836,7 @@ def evaluate(
         parts = d.gather(part)
         errors = [p["error"] for p in parts if p["error"]]
         if errors:
-            raise ZooError(errors[0])
+            raise (CollectiveError if d.world > 1 else ZooError)(errors[0])
         world, rank = d.world, d.rank
 
     k = min(5, n_classes)
