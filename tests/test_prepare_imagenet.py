@@ -201,7 +201,7 @@ def test_verify_only_reports_each_problem_by_class(arch, tmp_path):
     (out / "train" / f"{a}.partial").mkdir()  # a killed run's leftover
     result = run(arch.folder, out, verify_only=True)
     got = {(p["split"], p["class"], p["status"].split(" (")[0]) for p in result.problems}
-    assert ("val", a, "1 images missing") in got
+    assert ("val", a, "1 image missing") in got
     assert ("val", b, f"unexpected entry {moved.name}") in got
     assert ("train", arch.wnids[3], "missing class folder") in got
     assert ("train", f"{a}.partial", "unfinished class folder") in got

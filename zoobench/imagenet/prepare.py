@@ -73,6 +73,10 @@ def _train_re(wnid: str) -> re.Pattern[str]:
     return re.compile(rf"(?:\./)?({wnid}_\d+\.JPEG)")
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def human(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if abs(n) < 1000 or unit == "TB":
@@ -660,8 +664,7 @@ class Journal:
     def write(self, entry: dict) -> None:
         self._apply(entry)
         self.fh.write(json.dumps(entry, sort_keys=True) + "\n")
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
+        self.fh.flush()  # in the kernel now: survives a kill. (No fsync: the images are not synced either.)
 
     def close(self) -> None:
         if self.fh is not None:
@@ -786,7 +789,7 @@ def verify_split(out: Path, split: str, expected: dict[str, int], kit: dk.Devkit
         elif found[wnid] != n:
             diff = found[wnid] - n
             problems.append(
-                _problem(split, wnid, n, found[wnid], f"{abs(diff)} images {'extra' if diff > 0 else 'missing'}")
+                _problem(split, wnid, n, found[wnid], f"{_n(abs(diff), 'image')} {'extra' if diff > 0 else 'missing'}")
             )
     return sum(found.values()), problems
 
@@ -936,13 +939,16 @@ def prepare(
             bad = [r for r in md5_rows if r["status"] == "MD5 differs"]
             problems += bad
             if bad and not verify_only:
+                first = bad[0]
                 raise ZooError(
-                    f"{bad[0]['class']}: MD5 {bad[0]['found']} differs from the published {bad[0]['expected']}; "
-                    "the download is damaged (nothing was extracted)"
+                    f"{first['class'].removeprefix('md5 ')}: MD5 {first['found']} differs from the published "
+                    f"{first['expected']}; the download is damaged (nothing was extracted)"
                 )
         plans = {}
         for split, source in sources.splits.items():
             plans[split] = scan_train(source, set(kit.wnids), warn) if split == "train" else scan_val(source, kit, warn)
+            held = f"{len(plans[split].train)} classes" if split == "train" else f"{len(plans[split].val):,} images"
+            display.log(f"{split}: {source.path} holds {held}, {human(plans[split].bytes)}")
         journal = Journal(out / STATE / "journal.jsonl", readonly=verify_only)
         try:
             if verify_only:
@@ -953,6 +959,7 @@ def prepare(
             journal.close()
         totals = []
         for split, exp in expected.items():
+            display.log(f"verifying {out / split} ...")
             t0 = time.perf_counter()
             found, split_problems = verify_split(out, split, exp, kit)
             split_problems += published_problems(split, exp, kit)
@@ -963,7 +970,7 @@ def prepare(
                     "class": f"all {len(exp)}",
                     "expected": sum(exp.values()),
                     "found": found,
-                    "status": "ok" if not split_problems else f"{len(split_problems)} problems",
+                    "status": "ok" if not split_problems else _n(len(split_problems), "problem"),
                     "extracted": None if verify_only else st.extracted,
                     "resumed": None if verify_only else st.resumed,
                     "bytes": None if verify_only else st.bytes,
@@ -1115,6 +1122,7 @@ def _extract(
                 expected["train"][c.wnid] = entry["images"]
                 st.resumed += 1
                 st.bytes += entry.get("bytes", 0)
+                st.normalized += entry.get("normalized", [])
             else:
                 todo.append(c)
         st.classes = len(plans["train"].train)
@@ -1257,9 +1265,11 @@ def _summarize(result: PrepareResult, display: _Display, verify_only: bool) -> N
         elif st.resumed:
             line += "; done before"
         if st.normalized:
-            line += f"; {len(st.normalized)} images re-encoded as RGB JPEG"
+            line += f"; {_n(len(st.normalized), 'image')} re-encoded as RGB JPEG"
         display.log(line + f" ({st.seconds:.1f} s)")
     if result.ok:
         display.log(f"verified {result.out}: every class holds the images its archive implies")
     else:
-        display.log(f"verification of {result.out} found {len(result.problems)} problems (listed by class on stdout)")
+        display.log(
+            f"verification of {result.out} found {_n(len(result.problems), 'problem')} (listed by class on stdout)"
+        )
