@@ -1199,12 +1199,13 @@ def _extract(
     t0 = time.perf_counter()
     counter = _mp_counter(workers)
     try:
-        with _pool(workers, counter) as ex, display:
-            names = {0: "train", 1: "val"}
-            tasks = {slot: display.task(f"extract {names[slot]}", total) for slot, total in tasks_total.items()}
-            _run_jobs(ex, jobs, display, counter, tasks)
-            for slot, task in tasks.items():
-                display.progress.update(task, completed=tasks_total[slot])
+        if jobs:
+            with _pool(min(workers, len(jobs)), counter) as ex, display:
+                names = {0: "train", 1: "val"}
+                tasks = {slot: display.task(f"extract {names[slot]}", n) for slot, n in tasks_total.items() if n}
+                _run_jobs(ex, jobs, display, counter, tasks)
+                for slot, task in tasks.items():
+                    display.progress.update(task, completed=tasks_total[slot])
     except BaseException:
         # Unfinished work is never trusted: clear it now rather than leave half classes around.
         for leftover in [*(out / "train").glob("*.partial"), out / "val.partial"]:
