@@ -16,7 +16,7 @@ import pytest
 from clihelp import assert_one_line_error, run_cli
 from PIL import Image
 
-from zoobench import plots, results
+from zoobench import plots, registry, results
 
 ENV_A = {"cpu": "Test CPU A", "cores": 2, "logical_cpus": 2, "torch_threads": 2, "hostname": "a", "torch": "2.x"}
 ENV_B = {"cpu": "Test CPU B", "cores": 8, "logical_cpus": 8, "torch_threads": 8, "hostname": "b", "torch": "2.x"}
@@ -211,6 +211,18 @@ def test_bench_beats_profile_time_and_later_file_wins(tmp_path: Path) -> None:
     assert table[0]["time_ms"] == 24.0
 
 
+def test_bench_only_results_get_counts_from_the_registry(tmp_path: Path) -> None:
+    rows = [bench_row("resnet18", 2, 10.0), dict(bench_row("resnet50", 2, 25.0), flops_per_image=8_178_368_512)]
+    write_json(tmp_path / "bench.json", rows, ENV_A)
+    found = results.collect([tmp_path])
+    # Counted on the meta device like `zoobench profile`; the bench row's own FLOPs are used when it has them.
+    assert (found.models["resnet18"]["params"], found.models["resnet18"]["macs"]) == (11_689_512, 1_814_073_344)
+    assert (found.models["resnet50"]["params"], found.models["resnet50"]["macs"]) == (25_557_032, 4_089_184_256)
+    table, _ = results.table(found)
+    published = [f"{registry.get_spec(m).accuracy.top1:.2f} †" for m in ("resnet18", "resnet50")]
+    assert [r["top1_text"] for r in table] == published
+
+
 def test_loader_reads_csv_and_ignores_unknown_files_in_a_folder(tmp_path: Path) -> None:
     write_csv(tmp_path / "profile.csv", PROFILE)
     write_csv(tmp_path / "bench.csv", [bench_row(m, t, ms) for (m, t), ms in LATENCY_A.items()])
@@ -233,6 +245,29 @@ def test_same_run_as_csv_and_json_is_not_two_machines(tmp_path: Path) -> None:
     found = results.collect([tmp_path])
     assert found.warnings() == []
     assert len(found.latencies) == len(rows)
+
+
+def test_threads_option_picks_the_time_cast_runs(capsys: pytest.CaptureFixture[str], fixture_dir: Path) -> None:
+    code, out, err = run_cli(capsys, "report", str(fixture_dir), "--threads", "1", "-f", "md")
+    assert code == 0, err
+    assert md_row(out, "resnet50")[4] == "47.00" and md_row(out, "vgg11")[4] == ""  # vgg11 has no 1-thread run
+    assert "1 thread)" in out and "blank for the 1 model(s) not measured at that setting" in out
+    code, out, err = run_cli(capsys, "report", str(fixture_dir), "-t", "4")
+    assert_one_line_error(code, err)
+    assert "no latency was measured at 4 threads (the results have 1, 2)" in err
+
+
+def test_busy_measurements_are_flagged(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = [dict(bench_row("resnet18", 2, 10.0), busy=True), bench_row("resnet50", 2, 25.0)]
+    write_json(tmp_path / "bench.json", rows, ENV_A)
+    out_dir = tmp_path / "plots"
+    code, out, err = run_cli(capsys, "report", str(tmp_path), "--out-dir", str(out_dir), "-f", "md")
+    assert code == 0, err
+    assert "1 of 2 latencies were measured while the machine was busy" in out
+    assert "warning: 1 of 2 latencies shown were measured on a busy machine" in err
+    assert (
+        "1 of 2 latencies were measured while the machine was busy" in (out_dir / "params_vs_latency.svg").read_text()
+    )
 
 
 def test_model_filter(capsys: pytest.CaptureFixture[str], fixture_dir: Path) -> None:

@@ -17,7 +17,7 @@ import re
 import tempfile
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib
@@ -129,9 +129,16 @@ def _latency_caption(results: res.Results, settings: dict[str, res.Setting], tag
     by = "`zoobench bench`" if any(lat.source == "bench" for lat in results.latencies) else "`zoobench profile`"
     if len(settings) == 1:
         label, setting = next(iter(settings.items()))
-        return [f"Latency: median of one forward pass by {by}, {setting.describe()}, on {label}."]
-    lines = [f"Latency: median of one forward pass by {by}; results from {len(settings)} machines, marked by shape:"]
-    lines += [f"{tags[label]} = {label} ({setting.describe()})" for label, setting in settings.items()]
+        lines = [f"Latency: median of one forward pass by {by}, {setting.describe()}, on {label}."]
+    else:
+        lines = [
+            f"Latency: median of one forward pass by {by}; results from {len(settings)} machines, marked by shape:"
+        ]
+        lines += [f"{tags[label]} = {label} ({setting.describe()})" for label, setting in settings.items()]
+    shown = [lat for label, s in settings.items() for lat in res.latencies_at(results, label, s).values()]
+    busy = res.busy_count(shown)
+    if busy:
+        lines.append("Caution: " + res.BUSY_NOTE.format(busy=busy, n=len(shown)))
     return lines
 
 
@@ -268,7 +275,16 @@ def latency_vs_threads(results: res.Results) -> Plot | None:
             all_y += ms
             ax.plot(ts, ms, marker=MARKERS[k % len(MARKERS)], label=f"{model}{tag}")
             ax.annotate(f"{model}{tag}", (ts[-1], ms[-1]), xytext=(4, 0), textcoords="offset points", fontsize=7)
-        lines.append(f"{tag.strip() + ' ' if mixed else ''}{setting.describe()} on {label}")
+        busy = sum(
+            1
+            for lat in results.latencies
+            if lat.busy
+            and lat.machine.label == label
+            and lat.model in per_model
+            and replace(lat.setting, threads=None) == setting
+        )
+        warn = f" ({busy} measured while the machine was busy: not trustworthy)" if busy else ""
+        lines.append(f"{tag.strip() + ' ' if mixed else ''}{setting.describe()} on {label}{warn}")
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(threads), [str(t) for t in sorted(threads)])
     ax.minorticks_off()
@@ -302,6 +318,18 @@ def render(results: res.Results) -> tuple[list[Plot], list[str]]:
     return plots, notes
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def shareable(path: Path) -> None:
+    """Give a written file the usual permissions (report.atomic_write's mkstemp leaves 0600): plots and reports are
+    meant to be served and shared."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
 def _write_bytes(path: Path, data: bytes) -> None:
     """Whole file or nothing: temp file in the same folder, fsync, rename (report.atomic_write is for text)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -310,6 +338,7 @@ def _write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        shareable(Path(tmp))
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -344,6 +373,7 @@ def write(plots: Sequence[Plot], out_dir: Path) -> list[Path]:
         png, svg = Path(out_dir) / f"{plot.name}.png", Path(out_dir) / f"{plot.name}.svg"
         _write_bytes(png, plot.png)
         atomic_write(svg, plot.svg)
+        shareable(svg)
         written += [png, svg]
     return written
 

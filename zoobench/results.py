@@ -79,6 +79,7 @@ class Latency:
     setting: Setting
     machine: Machine
     source: str  # "bench" or "profile" (profile's quick Time_cast)
+    busy: bool  # bench warned that the machine was busy while it measured
     path: str
     row: dict = field(hash=False, compare=False)
 
@@ -111,6 +112,7 @@ class Results:
     accuracies: list[Accuracy]
     machines: dict[str, dict]  # machine label -> the environment recorded with it
     notes: list[str]  # things the user should know (stderr), e.g. files skipped in a folder scan
+    threads: int | None = None  # show latencies at this thread count (None: the setting covering most models)
 
     def machine_tags(self) -> dict[str, str]:
         """M1, M2... per machine, M1 being the one the table's Time_cast comes from; {} for a single machine."""
@@ -123,14 +125,19 @@ class Results:
         return self.machines.get(label, {}) if label is not None else {}
 
     def warnings(self) -> list[str]:
+        out = []
         tags = self.machine_tags()
-        if not tags:
-            return []
-        named = "; ".join(f"{tag} = {label}" for label, tag in tags.items())
-        return [
-            f"latencies come from {len(tags)} machines ({named}): the plots mark and label each machine's points; "
-            "the table's Time_cast uses M1's only"
-        ]
+        if tags:
+            named = "; ".join(f"{tag} = {label}" for label, tag in tags.items())
+            out.append(
+                f"latencies come from {len(tags)} machines ({named}): the plots mark and label each machine's points; "
+                "the table's Time_cast uses M1's only"
+            )
+        shown = [lat for label, s in best_settings(self).items() for lat in latencies_at(self, label, s).values()]
+        busy = busy_count(shown)
+        if busy:
+            out.append(f"{busy} of {len(shown)} latencies shown were measured on a busy machine; rerun on a quiet one")
+        return out
 
 
 # --- reading files ----------------------------------------------------------------------------------------------
@@ -292,8 +299,11 @@ def _static(name: str) -> dict:
     return facts
 
 
-def collect(paths: Sequence[Path] = (), patterns: Iterable[str] = ()) -> Results:
-    """Read every result file under `paths` (default results/) and merge them; `patterns` keep matching models."""
+def collect(paths: Sequence[Path] = (), patterns: Iterable[str] = (), threads: int | None = None) -> Results:
+    """Read every result file under `paths` (default results/) and merge them; `patterns` keep matching models;
+    `threads` picks the latencies the table and plots show (default: the setting that covers the most models)."""
+    if threads is not None and threads < 1:
+        raise ZooError(f"--threads must be at least 1, got {threads}")
     paths = list(paths) or [DEFAULT_DIR]
     patterns = [p.lower() for p in patterns]
     notes: list[str] = []
@@ -336,7 +346,8 @@ def collect(paths: Sequence[Path] = (), patterns: Iterable[str] = ()) -> Results
                     latencies[key] = lat  # later files win, but a quick profile time never replaces a bench one
                 if "bench" in what and facts.get("macs") is None and row.get("flops_per_image") is not None:
                     flops = _number(row, "flops_per_image", path)
-                    facts.update(flops=flops, macs=flops / 2 if flops is not None else None)
+                    if flops is not None:
+                        facts.update(flops=flops, macs=flops / 2, macs_resolution=lat.setting.resolution)
             if "eval" in what:
                 acc = _accuracy(row, path)
                 accuracies[(acc.model, acc.crops, acc.path)] = acc
@@ -350,10 +361,16 @@ def collect(paths: Sequence[Path] = (), patterns: Iterable[str] = ()) -> Results
             continue
         used.append(str(path))
 
+    if threads is not None and latencies and not any(lat.setting.threads == threads for lat in latencies.values()):
+        counts = sorted({lat.setting.threads for lat in latencies.values() if lat.setting.threads})
+        have = ", ".join(str(c) for c in counts) or "no thread counts"
+        raise ZooError(f"no latency was measured at {threads} threads (the results have {have})")
     if not models:
         if patterns:
             raise ZooError(f"no model in the results matches {', '.join(repr(p) for p in patterns)}")
         raise ZooError(f"no profile, bench or eval rows in {', '.join(used) or 'the files given'}")
+    for facts in models.values():
+        _count_missing(facts)
     lats = _dedupe_unknown_machines(list(latencies.values()))
     order = sorted(models, key=_order)
     return Results(
@@ -363,7 +380,28 @@ def collect(paths: Sequence[Path] = (), patterns: Iterable[str] = ()) -> Results
         accuracies=sorted(accuracies.values(), key=lambda a: (_order(a.model), a.crops or 0, a.path)),
         machines=machines,
         notes=notes,
+        threads=threads,
     )
+
+
+def _count_missing(facts: dict) -> None:
+    """Params and MACs for a zoo model no profile row covered (bench/eval-only files), counted as `zoobench profile`
+    counts them: on the meta device, at 224 (or the MACs' resolution already known), in well under a second."""
+    if facts.get("params") is not None and facts.get("macs") is not None:
+        return
+    spec = _registered(facts["model"])
+    if spec is None:
+        return
+    from zoobench import complexity
+
+    try:
+        if facts.get("macs") is None:
+            c = complexity.measure(spec, 224)
+            facts.update(params=c.params, macs=c.macs, flops=c.flops, macs_resolution=224)
+        else:
+            facts["params"] = complexity.count_params(complexity.build_meta(spec))
+    except (ZooError, RuntimeError):
+        pass  # a model that cannot be counted keeps blank cells, never made-up ones
 
 
 def _merge_profile(facts: dict, row: dict, path: Path) -> None:
@@ -399,7 +437,8 @@ def _latency(row: dict, env: dict, path: Path, source: str) -> Latency:
         resolution=_int(row.get("resolution")),
         threads=threads,
     )
-    return Latency(row["model"].strip(), ms, setting, _machine(env, row, device), source, str(path), row)
+    busy = row.get("busy") is True or str(row.get("busy")).lower() == "true"
+    return Latency(row["model"].strip(), ms, setting, _machine(env, row, device), source, busy, str(path), row)
 
 
 def _accuracy(row: dict, path: Path) -> Accuracy:
@@ -423,6 +462,8 @@ def best_settings(results: Results) -> dict[str, Setting]:
     """Per machine, the setting that covers the most models (bench before profile, then more threads, batch 1)."""
     groups: dict[tuple[str, Setting], dict[str, set]] = defaultdict(lambda: {"bench": set(), "all": set()})
     for lat in results.latencies:
+        if results.threads is not None and lat.setting.threads != results.threads:
+            continue
         g = groups[(lat.machine.label, lat.setting)]
         g["all"].add(lat.model)
         if lat.source == "bench":
@@ -434,6 +475,16 @@ def best_settings(results: Results) -> dict[str, Setting]:
             best[label] = (score, setting)
     ranked = sorted(best.items(), key=lambda kv: kv[1][0], reverse=True)
     return {label: setting for label, (_, setting) in ranked}
+
+
+BUSY_NOTE = (
+    "{busy} of {n} latencies were measured while the machine was busy (bench warned of load from other processes): "
+    "rerun them on a quiet machine before trusting them."
+)
+
+
+def busy_count(lats: Iterable[Latency]) -> int:
+    return sum(1 for lat in lats if lat.busy)
 
 
 def latencies_at(results: Results, label: str, setting: Setting) -> dict[str, Latency]:
@@ -543,6 +594,9 @@ def footnotes(
             f"Time_cast/ms: median latency of one forward pass measured by {by} ({setting.describe()}) on {label}"
             + (f"; blank for the {missing} model(s) not measured at that setting." if missing else ".")
         )
+        busy = busy_count(latencies_at(results, label, setting).values())
+        if busy:
+            notes.append(BUSY_NOTE.format(busy=busy, n=len(rows) - missing))
         others = [lbl for lbl in best_settings(results) if lbl != label]
         if others:
             notes.append(f"Latencies from other machines are in the plots and the HTML report: {'; '.join(others)}.")
