@@ -554,6 +554,15 @@ def report_cmd(
     html_file: Annotated[
         Path | None, typer.Option("--html", help="Write one self-contained HTML report (tables + inline SVG, offline).")
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            "-t",
+            help="Time_cast and the latency plots from the runs at this thread count. "
+            "Default: the setting that covers the most models, then the most threads.",
+        ),
+    ] = None,
     fmt: Format = None,
     output: Output = None,
 ) -> None:
@@ -569,7 +578,7 @@ def report_cmd(
         html_report.check_target(html_file)
     if out_dir is not None:
         plots.check_dir(out_dir)
-    found = results.collect(paths or [], model or [])
+    found = results.collect(paths or [], model or [], threads)
     rows, notes = results.table(found)
     figures, not_drawn = plots.render(found) if out_dir is not None or html_file is not None else ([], [])
     if out_dir is not None and not figures:
@@ -585,6 +594,7 @@ def report_cmd(
         print(f"zoobench: wrote {len(written)} plot files to {out_dir}", file=sys.stderr)
     if page is not None:
         report.atomic_write(html_file, page)
+        plots.shareable(html_file)
         print(f"zoobench: wrote {html_file}", file=sys.stderr)
     report.emit(
         rows,
