@@ -72,8 +72,9 @@ class Policy:
             raise ZooError(f"the CI target must be between 0 and 1, got {self.rel_ci}")
 
 
-# Time_cast in `zoobench profile`: about a second per model including warm-up, so the whole zoo takes minutes.
-QUICK = Policy(max_time=1.0, warmup_min_calls=2, warmup_min_time=0.1)
+# Time_cast in `zoobench profile`: about a second per model including warm-up, so the whole zoo takes minutes even
+# on a loaded machine (one run is enough to stop; a busy machine is flagged in the footnote).
+QUICK = Policy(max_time=1.0, warmup_min_calls=2, warmup_min_time=0.1, floor_runs=1)
 
 
 @dataclass(frozen=True)
