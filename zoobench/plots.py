@@ -213,10 +213,18 @@ def top1_vs_latency(results: res.Results) -> Plot | None:
     ax.set_xlabel("latency (ms, median per forward pass)")
     ax.set_ylabel("top-1 accuracy (%)")
     ax.legend(fontsize=8, loc="best")
+    n_points = sum(len(lats) for lats in series.values())
     n_paper = sum(1 for lats in series.values() for m in lats if not acc[m][1])
+    if n_paper == n_points:
+        source = "Top-1: the papers' published figures (no eval results given)."
+    elif n_paper:
+        source = (
+            f"Top-1 measured by `zoobench eval`, or the paper's figure for {n_paper} point(s) without eval results."
+        )
+    else:
+        source = "Top-1 measured by `zoobench eval`."
     lines = [
-        "Pareto front (line, ringed points): the models no other model beats on both latency and top-1. "
-        f"Top-1 measured by `zoobench eval`, or the paper's figure for {n_paper} point(s) without eval results.",
+        f"Pareto front (line, ringed points): the models no other model beats on both latency and top-1. {source}",
         *_latency_caption(results, settings, tags),
     ]
     return _finish(fig, "top1_vs_latency", title, _wrap(lines))
