@@ -502,7 +502,8 @@ def bench(
         done.append(m)
         err.print(
             f"[{len(done)}/{total}] {m.model}, {m.threads} thread(s): median {m.median_ms:.3f} ms "
-            f"±{m.ci_pct:.1f}% ({m.runs} runs, stop: {m.stop})",
+            f"±{m.ci_pct:.1f}% ({m.runs} runs, stop: {m.stop})"
+            + (f", compiled in {m.compile_s:.1f} s" if m.compile_s is not None else ""),
             highlight=False,
         )
         for w in m.warnings:
