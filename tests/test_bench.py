@@ -350,6 +350,7 @@ def test_bench_thread_sweep(capsys):
         (["resnet18", "--batch", "0"], "--batch"),
         (["resnet18", "--tolerance", "-1"], "--tolerance"),
         (["resnet18", "--format", "xml"], "unknown format"),
+        (["resnet18", "-o", "no-such-dir/out.json"], "folder does not exist"),
         (["tinymodels:unpadded", "-r", "8", "--in-process"], "cannot run at 8x8"),
     ],
 )

@@ -473,6 +473,8 @@ def bench(
     environment and warns when the machine was busy or the numbers look unstable.
     """
     report.resolve_format(fmt, output)  # a bad format or path fails now, not after minutes of measuring
+    if output is not None and not output.absolute().parent.is_dir():
+        raise ZooError(f"cannot write {str(output)!r}: its folder does not exist")
     counts = timing.parse_threads(threads)
     policy = timing.Policy(max_time=max_time)
     config = timing.BenchConfig(
