@@ -5,8 +5,8 @@ How:
 - The outer train tar is read header by header; each inner `<wnid>.tar` is read by a worker straight from its byte
   range inside the outer archive, and its images are copied (kernel copy_file_range) into OUT/train/<wnid>.partial/.
   Inner tars never land on disk, every archive byte is read once, and peak disk use is the final tree.
-- Classes run in parallel (--workers, default: the usable cores); validation images are split into chunks that run
-  alongside them.
+- Classes run in parallel (--workers threads, default: the usable cores; the work is system calls, which run outside
+  the GIL); validation images are split into chunks that run alongside them.
 - Atomic and resumable: a class is renamed from `<wnid>.partial` to `<wnid>` only when complete, after the journal
   (OUT/.zoobench-prepare/journal.jsonl) records it. A re-run skips journaled classes whose folder exists, deletes
   leftover `*.partial` folders (ours by name) and redoes them. A POSIX lock on OUT/.zoobench-prepare/lock stops two
@@ -26,16 +26,15 @@ import fcntl
 import hashlib
 import io
 import json
-import multiprocessing as mp
 import os
 import re
 import shutil
-import signal
 import tarfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -393,44 +392,29 @@ def scan_val(source: Source, kit: dk.Devkit, warn: Callable[[str], None]) -> Pla
 
 # --- workers ------------------------------------------------------------------------------------------------------
 
-_progress: mp.Array | None = None  # bytes done per split, shared with the main process
 _copy_file_range = hasattr(os, "copy_file_range")
 
 
-def _init_worker(counter: mp.Array, parent: int | None) -> None:
-    global _progress
-    _progress = counter
-    if parent is None:  # a thread of the main process
-        return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
-    with contextlib.suppress(Exception):  # Linux: die with the main process, even when it is SIGKILLed
-        import ctypes
+class Shared:
+    """What the worker threads of one run share: bytes done per split (0 train, 1 val) for the progress bars, and a
+    stop flag, set on the first error or Ctrl-C, that the others check before each image."""
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        os._exit(1)
+    def __init__(self) -> None:
+        self.done = [0, 0]
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def add(self, slot: int, n: int) -> None:
+        with self.lock:
+            self.done[slot] += n
+
+    def check(self) -> None:
+        if self.stop.is_set():
+            raise _Stopped
 
 
-def _noop() -> None:
-    return None
-
-
-class _Tally:
-    """Progress in large steps, so the shared counter's lock is taken rarely."""
-
-    def __init__(self, slot: int) -> None:
-        self.slot, self.pending = slot, 0
-
-    def add(self, n: int) -> None:
-        self.pending += n
-        if self.pending >= 8 << 20:
-            self.flush()
-
-    def flush(self) -> None:
-        if _progress is not None and self.pending:
-            with _progress.get_lock():
-                _progress[self.slot] += self.pending
-        self.pending = 0
+class _Stopped(Exception):
+    """A job gave up because another one failed; not an error of its own."""
 
 
 def normalize_image(data: bytes, where: str) -> tuple[bytes, bool]:
@@ -513,9 +497,9 @@ def _os_error(exc: OSError, where: str) -> ZooError:
     return ZooError(f"{where}: {exc.strerror or exc} ({exc.filename})")
 
 
-def train_class_job(job: TrainClass, dest: str | None, normalize: bool) -> JobResult:
+def train_class_job(job: TrainClass, dest: str | None, normalize: bool, shared: Shared | None = None) -> JobResult:
     """Extract one inner tar into `dest` (a fresh <wnid>.partial folder), or only count and check it (dest=None)."""
-    tally = _Tally(0)
+    shared = shared or Shared()
     pattern = _train_re(job.wnid)
     result = JobResult({job.wnid: 0}, 0, [])
     try:
@@ -526,6 +510,7 @@ def train_class_job(job: TrainClass, dest: str | None, normalize: bool) -> JobRe
             if dest is not None:
                 os.mkdir(dest)
             for m in _members(tar, job.label):
+                shared.check()
                 name = _accept(m, pattern, job.label, dest or "/nonexistent-destination")
                 if dest is not None:
                     where = f"{job.label} > {name}"
@@ -536,27 +521,26 @@ def train_class_job(job: TrainClass, dest: str | None, normalize: bool) -> JobRe
                     if changed:
                         result.normalized.append(name)
                 result.counts[job.wnid] += 1
-                tally.add(m.size + tarfile.BLOCKSIZE)
+                shared.add(0, m.size + tarfile.BLOCKSIZE)
             _check_end(win, tar, job.label)
         finally:
             os.close(fd)
     except OSError as exc:
         raise _os_error(exc, job.label) from exc
-    finally:
-        tally.flush()
     return result
 
 
-def val_chunk_job(items: Sequence[ValImage], dest: str, normalize: bool) -> JobResult:
+def val_chunk_job(items: Sequence[ValImage], dest: str, normalize: bool, shared: Shared | None = None) -> JobResult:
     """Sort some validation images into dest/<wnid>/. From a flat folder, files are hard-linked when the file system
     allows (no extra space; the originals stay where they are), else copied."""
-    tally = _Tally(1)
+    shared = shared or Shared()
     result = JobResult(Counter(), 0, [])
     made: set[str] = set()
     fds: dict[str, int] = {}
     link = True
     try:
         for v in items:
+            shared.check()
             where = v.name if v.offset >= 0 else v.path
             folder = os.path.join(dest, v.wnid)
             if v.wnid not in made:
@@ -581,13 +565,12 @@ def val_chunk_job(items: Sequence[ValImage], dest: str, normalize: bool) -> JobR
                     result.normalized.append(v.name)
             result.counts[v.wnid] += 1
             result.bytes += n
-            tally.add(v.size + tarfile.BLOCKSIZE)
+            shared.add(1, v.size + tarfile.BLOCKSIZE)
     except OSError as exc:
         raise _os_error(exc, items[0].path if items else dest) from exc
     finally:
         for fd in fds.values():
             os.close(fd)
-        tally.flush()
     result.counts = dict(result.counts)
     return result
 
@@ -606,24 +589,15 @@ def _chunks(items: Sequence[ValImage], target_bytes: int) -> list[list[ValImage]
 
 
 @contextlib.contextmanager
-def _pool(workers: int, counter: mp.Array) -> Iterable[Executor]:
-    """Processes for real parallelism (forked: nothing to re-import), or one thread for --workers 1."""
-    if workers <= 1:
-        ex: Executor = ThreadPoolExecutor(1, initializer=_init_worker, initargs=(counter, None))
-    else:
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else None)
-        ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(counter, os.getpid()))
-        ex.submit(_noop).result()  # start the workers now, before any progress-display thread exists
+def _pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """Worker threads. The work is system calls (open, copy_file_range, close) that run outside the GIL, so threads
+    overlap as well as processes would, start at once, and die with the process: a killed run leaves nothing
+    behind that keeps writing into OUT."""
+    ex = ThreadPoolExecutor(workers, thread_name_prefix="prepare-imagenet")
     try:
         yield ex
     finally:
         ex.shutdown(wait=True, cancel_futures=True)
-
-
-def _mp_counter(workers: int) -> mp.Array:
-    ctx = mp.get_context("fork" if workers > 1 and "fork" in mp.get_all_start_methods() else None)
-    return ctx.Array("q", 2)
 
 
 # --- journal and lock -------------------------------------------------------------------------------------------
@@ -672,8 +646,8 @@ class Journal:
 
 
 class Lock:
-    """A POSIX lock on OUT/.zoobench-prepare/lock holding the owner's pid. Not inherited by forked workers and
-    released by the kernel when the owner dies, so a killed run never leaves a stale lock behind."""
+    """A POSIX lock on OUT/.zoobench-prepare/lock holding the owner's pid. The kernel releases it when the owner
+    dies, so a killed run never leaves a stale lock behind."""
 
     def __init__(self, out: Path) -> None:
         self.path = out / STATE / "lock"
@@ -1007,35 +981,36 @@ def _check_md5(sources: Sources, expected: dict[str, str], display: _Display) ->
 
 
 def _run_jobs(
-    ex: Executor,
+    ex: ThreadPoolExecutor,
     jobs: list[tuple[Callable, tuple, Callable[[JobResult], None]]],
     display: _Display,
-    counter: mp.Array,
     tasks: dict[int, TaskID],
 ) -> None:
-    """Run jobs, handing each result to its callback in the main process as it comes; on the first error, cancel
-    what has not started, finish what has (their results still count), then raise it."""
-    pending: dict[Future, Callable[[JobResult], None]] = {ex.submit(fn, *args): done for fn, args, done in jobs}
+    """Run jobs, handing each result to its callback in the calling thread as it comes (journal writes and renames
+    happen in one place). On the first error or Ctrl-C, stop the others, then raise it; jobs that had finished
+    still count."""
+    shared = Shared()
+    pending: dict[Future, Callable[[JobResult], None]] = {ex.submit(fn, *args, shared): done for fn, args, done in jobs}
     error: BaseException | None = None
     try:
         while pending:
             finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for slot, task in tasks.items():
-                display.progress.update(task, completed=counter[slot])
+                display.progress.update(task, completed=shared.done[slot])
             for fut in finished:
                 done = pending.pop(fut)
-                if fut.cancelled():
+                exc = None if fut.cancelled() else fut.exception()
+                if fut.cancelled() or isinstance(exc, _Stopped):
                     continue
-                exc = fut.exception()
-                if exc is not None:
-                    if error is None:
-                        error = exc
-                        for other in pending:
-                            other.cancel()
-                    continue
-                if error is None:
+                if exc is None:
                     done(fut.result())
+                elif error is None:
+                    error = exc
+                    shared.stop.set()
+                    for other in pending:
+                        other.cancel()
     except KeyboardInterrupt:
+        shared.stop.set()
         for fut in pending:
             fut.cancel()
         raise ZooError("interrupted; finished classes are kept: run the same command again to resume") from None
@@ -1197,13 +1172,12 @@ def _extract(
     if "val" in plans and "val" not in expected:
         (out / "val.partial").mkdir()
     t0 = time.perf_counter()
-    counter = _mp_counter(workers)
     try:
         if jobs:
-            with _pool(min(workers, len(jobs)), counter) as ex, display:
+            with _pool(min(workers, len(jobs))) as ex, display:
                 names = {0: "train", 1: "val"}
                 tasks = {slot: display.task(f"extract {names[slot]}", n) for slot, n in tasks_total.items() if n}
-                _run_jobs(ex, jobs, display, counter, tasks)
+                _run_jobs(ex, jobs, display, tasks)
                 for slot, task in tasks.items():
                     display.progress.update(task, completed=tasks_total[slot])
     except BaseException:
@@ -1246,10 +1220,9 @@ def _expected_from(
             counts.update(r.counts)
 
         if scan:
-            counter = _mp_counter(workers)
-            with _pool(workers, counter) as ex, display:
+            with _pool(min(workers, len(scan))) as ex, display:
                 task = display.task("count train archive", sum(c.size for c in scan), note="headers only")
-                _run_jobs(ex, [(train_class_job, (c, None, False), counted) for c in scan], display, counter, {0: task})
+                _run_jobs(ex, [(train_class_job, (c, None, False), counted) for c in scan], display, {0: task})
         expected["train"] = dict(sorted(counts.items()))
         stats["train"].classes = len(counts)
         stats["train"].bytes = plan.bytes
