@@ -91,17 +91,55 @@ def _log_if_wide(ax: object, axis: str, values: Sequence[float]) -> None:
         # Plain numbers (3, 20, 0.5) rather than 3x10^0; minor ticks labelled only where a decade has room.
         which = ax.xaxis if axis == "x" else ax.yaxis
         which.set_major_formatter(LogFormatter(labelOnlyBase=False))
-        which.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1.5, 0.6)))
+        which.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2.5, 1)))
 
 
-def _label(ax: object, names: Sequence[str], xs: Sequence[float], ys: Sequence[float]) -> None:
-    for name, x, y in zip(names, xs, ys, strict=True):
-        ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, alpha=0.85)
+# Where a point's label may go, in points from the point, tried in order until one overlaps no earlier label.
+LABEL_SPOTS = (
+    (4, 3, "left"),
+    (4, -10, "left"),
+    (-4, 3, "right"),
+    (-4, -10, "right"),
+    (0, 7, "center"),
+    (0, -15, "center"),
+)
 
 
-def _finish(fig: Figure, name: str, title: str, caption: str) -> Plot:
+def _label(ax: object, names: Sequence[str], xs: Sequence[float], ys: Sequence[float]) -> list:
+    """Name every point; `_declutter` moves the labels apart once the layout is final."""
+    return [
+        ax.annotate(name, (x, y), xytext=LABEL_SPOTS[0][:2], textcoords="offset points", fontsize=7, alpha=0.85)
+        for name, x, y in zip(names, xs, ys, strict=True)
+    ]
+
+
+def _declutter(fig: Figure, labels: Sequence) -> None:
+    """Greedy placement: each label takes the first spot that overlaps no label placed before it (else the first)."""
+    if not labels:
+        return
+    fig.canvas.draw()  # lays the figure out, so label extents are final
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for label in labels:
+        inside = label.axes.get_window_extent(renderer)
+        for dx, dy, ha in LABEL_SPOTS:
+            label.xyann = (dx, dy)
+            label.set_horizontalalignment(ha)
+            box = label.get_window_extent(renderer)
+            fits = inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1
+            if fits and not any(box.overlaps(other) for other in placed):
+                break
+        else:
+            label.xyann = LABEL_SPOTS[0][:2]
+            label.set_horizontalalignment(LABEL_SPOTS[0][2])
+            box = label.get_window_extent(renderer)
+        placed.append(box)
+
+
+def _finish(fig: Figure, name: str, title: str, caption: str, labels: Sequence = ()) -> Plot:
     fig.get_layout_engine().set(rect=(0, 0.07 + 0.02 * caption.count("\n"), 1, 0.93 - 0.02 * caption.count("\n")))
     fig.text(0.01, 0.01, caption, fontsize=7.5, va="bottom", ha="left", color="#333333")
+    _declutter(fig, labels)
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=130, metadata={"Software": None})
     svg = io.StringIO()
@@ -156,7 +194,7 @@ def top1_vs_gmacs(results: res.Results) -> Plot | None:
     for name, x, y in zip(names, xs, ys, strict=True):
         colour = colours[str(results.models[name].get("family"))]
         ax.scatter([x], [y], s=36, marker="o", facecolors=colour if acc[name][1] else "none", edgecolors=colour)
-    _label(ax, names, xs, ys)
+    labels = _label(ax, names, xs, ys)
     _log_if_wide(ax, "x", xs)
     ax.set_xlabel("GMACs per image (multiply-accumulates, 10^9; FLOPs = 2 x MACs)")
     ax.set_ylabel("top-1 accuracy (%)")
@@ -174,7 +212,7 @@ def top1_vs_gmacs(results: res.Results) -> Plot | None:
             "no latency here, so no machine."
         ]
     )
-    return _finish(fig, "top1_vs_gmacs", title, caption)
+    return _finish(fig, "top1_vs_gmacs", title, caption, labels)
 
 
 def _latency_series(results: res.Results) -> tuple[dict[str, res.Setting], dict[str, dict[str, res.Latency]]]:
@@ -194,7 +232,8 @@ def top1_vs_latency(results: res.Results) -> Plot | None:
     mixed = bool(tags)
     title = "ImageNet top-1 against latency" + (" (mixed machines: see the tags)" if mixed else "")
     fig, ax = _figure(title)
-    all_x = []
+    all_x: list[float] = []
+    labels: list = []
     for k, (label, lats) in enumerate(series.items()):
         names = list(lats)
         xs = [lats[m].median_ms for m in names]
@@ -208,7 +247,7 @@ def top1_vs_latency(results: res.Results) -> Plot | None:
         fx, fy = [xs[i] for i in front], [ys[i] for i in front]
         ax.plot(fx, fy, drawstyle="steps-post", color=front_colour, lw=1.5, label=f"Pareto front{tag}")
         ax.scatter(fx, fy, s=70, marker=marker, facecolors="none", edgecolors=front_colour, linewidths=1.5)
-        _label(ax, [f"{m}{tag}" for m in names], xs, ys)
+        labels += _label(ax, [f"{m}{tag}" for m in names], xs, ys)
     _log_if_wide(ax, "x", all_x)
     ax.set_xlabel("latency (ms, median per forward pass)")
     ax.set_ylabel("top-1 accuracy (%)")
@@ -227,7 +266,7 @@ def top1_vs_latency(results: res.Results) -> Plot | None:
         f"Pareto front (line, ringed points): the models no other model beats on both latency and top-1. {source}",
         *_latency_caption(results, settings, tags),
     ]
-    return _finish(fig, "top1_vs_latency", title, _wrap(lines))
+    return _finish(fig, "top1_vs_latency", title, _wrap(lines), labels)
 
 
 def params_vs_latency(results: res.Results) -> Plot | None:
@@ -243,7 +282,7 @@ def params_vs_latency(results: res.Results) -> Plot | None:
     mixed = bool(tags)
     title = "Parameters against latency" + (" (mixed machines: see the tags)" if mixed else "")
     fig, ax = _figure(title)
-    all_x, all_y = [], []
+    all_x, all_y, labels = [], [], []
     for k, (label, lats) in enumerate(series.items()):
         names = list(lats)
         xs = [results.models[m]["params"] / 1e6 for m in names]
@@ -253,14 +292,14 @@ def params_vs_latency(results: res.Results) -> Plot | None:
         tag = f" [{tags[label]}]" if mixed else ""
         colour = MACHINE_COLOURS[k % len(MACHINE_COLOURS)][0]
         ax.scatter(xs, ys, s=30, marker=MARKERS[k % len(MARKERS)], color=colour, alpha=0.8, label=f"models{tag}")
-        _label(ax, [f"{m}{tag}" for m in names], xs, ys)
+        labels += _label(ax, [f"{m}{tag}" for m in names], xs, ys)
     _log_if_wide(ax, "x", all_x)
     _log_if_wide(ax, "y", all_y)
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel("latency (ms, median per forward pass)")
     if mixed:
         ax.legend(fontsize=8)
-    return _finish(fig, "params_vs_latency", title, _wrap(_latency_caption(results, settings, tags)))
+    return _finish(fig, "params_vs_latency", title, _wrap(_latency_caption(results, settings, tags)), labels)
 
 
 def latency_vs_threads(results: res.Results) -> Plot | None:
