@@ -6,6 +6,7 @@ Every test builds its archives with tests/imagenet_fixtures.py (the official lay
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -527,7 +528,15 @@ def test_normalize_images_reencodes_cmyk_png_and_grayscale_as_rgb_jpeg(arch, tmp
             assert data == want[rel]  # RGB JPEGs are left byte for byte
 
 
-def test_already_extracted_folders_are_accepted_and_left_alone(arch, tmp_path):
+@pytest.mark.parametrize("links", [True, False])
+def test_already_extracted_folders_are_accepted_and_left_alone(arch, tmp_path, monkeypatch, links):
+    """Validation files are hard-linked where the file system allows (no extra space), else copied."""
+    if not links:
+
+        def cross_device(*args, **kwargs):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+        monkeypatch.setattr(prep.os, "link", cross_device)
     train_dir, val_dir = split_into_folders(arch, tmp_path / "seed")
     inputs = sorted([*train_dir.iterdir(), *val_dir.iterdir()])
     before = fingerprint(inputs)
@@ -538,6 +547,7 @@ def test_already_extracted_folders_are_accepted_and_left_alone(arch, tmp_path):
     assert tree(out) == expected_tree(arch)
     assert fingerprint(inputs) == before
     assert sorted([*train_dir.iterdir(), *val_dir.iterdir()]) == sorted([*inputs, val_dir / "valprep.sh"])
+    assert {p.stat().st_nlink for p in (out / "val").rglob("*.JPEG")} == {2 if links else 1}
 
 
 def test_out_inside_an_input_folder_is_refused(arch, tmp_path):
