@@ -192,6 +192,7 @@ class _Dist:
     world: int = 1
     local_rank: int = 0
     local_world: int = 1
+    backend: str | None = None
     group: object = None  # a gloo group for gathering Python objects, whatever the main backend
     owned: bool = False  # we initialised the process group, so we tear it down
 
@@ -224,6 +225,7 @@ def _distributed(device_type: str) -> Iterator[_Dist]:
             world=dist.get_world_size(),
             local_rank=int(os.environ.get("LOCAL_RANK", "0")),
             local_world=int(os.environ.get("LOCAL_WORLD_SIZE", "1")),
+            backend=str(dist.get_backend()),
             group=group,
             owned=owned,
         )
@@ -491,9 +493,24 @@ def average_crops(logits: torch.Tensor, how: str) -> torch.Tensor:
 # --- the loop ------------------------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Image work in the main process (no loader workers) on one thread, as a loader worker does it: small tensor
+    ops spread over OpenMP threads of a busy machine ran 10-400x slower here, not faster."""
+    before = torch.get_num_threads()
+    if before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class _CropItems(Dataset):
-    """Index -> (index, crops or None, error or None, decode s, finish s). Errors travel back instead of raising,
-    so the main process can name the file, or count it with --skip-bad."""
+    """Index -> (index, uint8 crops or None, error or None, decode s, crop s). Errors travel back instead of
+    raising, so the main process can name the file, or count it with --skip-bad."""
 
     def __init__(self, folder: ImageFolderSet, transform: EvalTransform) -> None:
         self.folder, self.transform = folder, transform
@@ -502,9 +519,11 @@ class _CropItems(Dataset):
         return len(self.folder)
 
     def __getitem__(self, i: int):
+        in_main = torch.utils.data.get_worker_info() is None
         try:
-            crops, t_load, t_finish = self.transform.timed(self.folder.path(i))
-            return i, crops, None, t_load, t_finish
+            with _one_thread() if in_main else contextlib.nullcontext():
+                crops, t_load, t_cut = self.transform.timed(self.folder.path(i))
+            return i, crops, None, t_load, t_cut
         except Exception as exc:
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())
             return i, None, reason, 0.0, 0.0
@@ -688,7 +707,7 @@ def _run(
         prefetch_factor=4 if workers else None,
     )
     got_index, got_top, got_prob, bad = [], [], [], []
-    data_wait = model_s = decode_s = finish_s = 0.0
+    data_wait = model_s = decode_s = crop_s = 0.0
     error = None
     done = 0
     start = time.perf_counter()
@@ -700,11 +719,11 @@ def _run(
             batch = next(batches, None)
             if batch is None:
                 break
-            index, x, bad_items, t_dec, t_fin = batch
+            index, x, bad_items, t_dec, t_cut = batch
             t1 = time.perf_counter()
             data_wait += t1 - t0
             decode_s += t_dec
-            finish_s += t_fin
+            crop_s += t_cut
             for i, reason in bad_items:
                 if not s.skip_bad:
                     error = (
@@ -717,8 +736,9 @@ def _run(
                 break
             if x is not None:
                 n_img = x.shape[0]
+                x = s.transform.normalize(x.to(dev, non_blocking=True).flatten(0, 1))  # uint8 travels, float here
                 with torch.inference_mode(), autocast:
-                    logits = _logits(net(x.to(dev, non_blocking=True).flatten(0, 1)))
+                    logits = _logits(net(x))
                 p, top = average_crops(logits.view(n_img, crops, -1), s.average).topk(k, dim=1)
                 got_index.append(index)
                 got_top.append(top.cpu())
@@ -734,7 +754,7 @@ def _run(
         "prob": torch.cat(got_prob).float().numpy() if got_prob else np.zeros((0, k), np.float32),
         "bad": bad,
         "error": error,
-        "times": (wall, data_wait, model_s, decode_s, finish_s),
+        "times": (wall, data_wait, model_s, decode_s, crop_s),
     }
 
 
@@ -802,6 +822,8 @@ def evaluate(
     except ValueError as exc:
         raise ZooError(str(exc)) from exc
     s = _Settings(transform, average, dtype, batch_size or max(1, 64 // crops), skip_bad)
+    if str(device).startswith("cuda") and not torch.cuda.is_available():  # before any nccl process group
+        raise ZooError(f"--device {device}: CUDA is not available here (torch {torch.__version__}, no usable GPU)")
 
     with _distributed("cuda" if str(device).startswith("cuda") else "cpu") as d:
         say = warn if d.rank == 0 else None
@@ -837,11 +859,11 @@ def evaluate(
         errors = [p["error"] for p in parts if p["error"]]
         if errors:
             raise (CollectiveError if d.world > 1 else ZooError)(errors[0])
-        world, rank = d.world, d.rank
+        world, rank, backend = d.world, d.rank, d.backend
 
     k = min(5, n_classes)
     preds, skipped = _merge(folder, parts, k)
-    times = np.array([p["times"] for p in parts])  # (world, 5): wall, data wait, model, decode, crop+normalise
+    times = np.array([p["times"] for p in parts])  # (world, 5): wall, data wait, model, decode + resize, crop
     wall = float(times[:, 0].max())
     n, evaluated = len(folder), int(preds.ok.sum())
     c1, c5 = int(preds.correct(1).sum()), int(preds.correct(k).sum())
@@ -882,14 +904,14 @@ def evaluate(
         "data_wait_s": float(times[:, 1].sum()),
         "model_s": float(times[:, 2].sum()),
         "decode_s": float(times[:, 3].sum()),
-        "crop_normalize_s": float(times[:, 4].sum()),
+        "crop_s": float(times[:, 4].sum()),
         "device": str(dev) if world == 1 else f"{dev.type} x{world}",
         "dtype": dtype,
         "autocast": dtype != "fp32",
         "batch_size": s.batch_size,
         "workers": workers,
         "world_size": world,
-        "backend": None if world == 1 else ("nccl" if dev.type == "cuda" else "gloo"),
+        "backend": backend,
         "published_top1": published[0],
         "published_top5": published[1],
         "published_source": published[2],
@@ -914,7 +936,7 @@ def _notes(row: dict, skipped: list[tuple[str, str]]) -> list[str]:
         f"Weights: {row['weights']}" + (f" (sha256 {row['weights_sha256']})." if row["weights_sha256"] else "."),
         f"Images/s: {row['dataset_images']:,} images / {row['wall_s']:.1f} s wall on {row['device']}, {row['dtype']}, "
         f"batch {row['batch_size']} images, {row['workers']} loader workers per process; decode + resize took "
-        f"{row['decode_s']:.1f} CPU s, the model {row['model_s']:.1f} s.",
+        f"{row['decode_s']:.1f} CPU s, normalising and the model {row['model_s']:.1f} s.",
     ]
     if row["random_init"]:
         notes.append("The model is randomly initialised (no --weights): these accuracies are chance level.")
