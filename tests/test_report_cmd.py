@@ -211,6 +211,24 @@ def test_bench_beats_profile_time_and_later_file_wins(tmp_path: Path) -> None:
     assert table[0]["time_ms"] == 24.0
 
 
+def test_rows_from_the_real_writers_are_recognised(tmp_path: Path) -> None:
+    """profile's rows from complexity.profile, bench's from timing.Measurement: a renamed key fails here."""
+    import dataclasses
+
+    from zoobench import complexity, report, timing
+
+    prof = complexity.profile([registry.get_spec("resnet18")], 224)
+    (tmp_path / "profile.json").write_text(report.to_json(prof, ENV_A))
+    fields = {f.name: None for f in dataclasses.fields(timing.Measurement)}
+    fields.update(model="resnet18", device="cpu", dtype="fp32", median_ms=12.5, threads=2, batch=1, resolution=224)
+    (tmp_path / "bench.csv").write_text(report.to_csv([timing.Measurement(**fields).to_dict()]))
+    assert results.kinds(prof[0]) == {"profile"}
+    found = results.collect([tmp_path])
+    [lat] = found.latencies
+    assert (lat.model, lat.median_ms, lat.setting.threads, lat.source) == ("resnet18", 12.5, 2, "bench")
+    assert found.models["resnet18"]["params"] == prof[0]["params"]
+
+
 def test_bench_only_results_get_counts_from_the_registry(tmp_path: Path) -> None:
     rows = [bench_row("resnet18", 2, 10.0), dict(bench_row("resnet50", 2, 25.0), flops_per_image=8_178_368_512)]
     write_json(tmp_path / "bench.json", rows, ENV_A)
