@@ -302,6 +302,13 @@ def test_compare_noise_is_not_significant():
     assert result["verdict"] == "not significant" and result["p_value"] > 0.05
 
 
+def test_compare_names_changed_settings():
+    base, now = _rows(10.0, seed=1), _rows(10.0, seed=2)
+    base[0]["dtype"], now[0]["dtype"] = "fp32", "bf16"
+    [result] = timing.compare(now, base)
+    assert result["setting_changes"] == ["dtype: fp32 -> bf16"]
+
+
 def test_compare_without_a_baseline_row():
     [result] = timing.compare(_rows(10.0, model="a"), _rows(10.0, model="b"))
     assert result["verdict"] == "no baseline" and not result["fails"]

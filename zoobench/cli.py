@@ -520,6 +520,9 @@ def bench(
             row.update({k: v for k, v in verdict.items() if k not in row})
         columns = BENCH_COMPARE_COLUMNS
         failed = [r for r in rows if r["fails"]]
+        for r in rows:
+            if r["setting_changes"]:
+                err.print(f"note: {r['model']} vs its baseline: {', '.join(r['setting_changes'])}", markup=False)
     notes = _bench_notes(config, policy)
     env = environment.collect(device)
     res = "native res." if native else f"{resolution}px"

@@ -749,6 +749,10 @@ def _match(row: dict, baseline: Sequence[dict]) -> dict | None:
     return same_model[0] if len(same_model) == 1 else None
 
 
+# Settings that make two latencies different experiments; --compare names any that changed.
+COMPARED_SETTINGS = ("device", "dtype", "batch", "resolution", "threads", "channels_last", "compiled", "tf32")
+
+
 def compare(rows: Sequence[dict], baseline: Sequence[dict], tolerance: float = 0.05, alpha: float = 0.05) -> list[dict]:
     """Per model: medians, relative change, two-sided Mann-Whitney U p-value on the per-run samples, and a verdict.
 
@@ -768,6 +772,7 @@ def compare(rows: Sequence[dict], baseline: Sequence[dict], tolerance: float = 0
             "p_value": None,
             "verdict": "no baseline",
             "fails": False,
+            "setting_changes": [],
         }
         if base is not None:
             a, b = np.asarray(base["samples_ms"], float), np.asarray(row["samples_ms"], float)
@@ -784,6 +789,11 @@ def compare(rows: Sequence[dict], baseline: Sequence[dict], tolerance: float = 0
                 p_value=p,
                 verdict=verdict,
                 fails=verdict == "slower" and change > tolerance,
+                setting_changes=[
+                    f"{k}: {base[k]} -> {row[k]}"
+                    for k in COMPARED_SETTINGS
+                    if k in base and k in row and base[k] != row[k]
+                ],
             )
         out.append(result)
     return out
