@@ -935,7 +935,7 @@ def _notes(row: dict, skipped: list[tuple[str, str]]) -> list[str]:
         + ("softmax probabilities." if row["average"] == "softmax" else "logits, then softmax."),
         f"Weights: {row['weights']}" + (f" (sha256 {row['weights_sha256']})." if row["weights_sha256"] else "."),
         f"Images/s: {row['dataset_images']:,} images / {row['wall_s']:.1f} s wall on {row['device']}, {row['dtype']}, "
-        f"batch {row['batch_size']} images, {row['workers']} loader workers per process; decode + resize took "
+        f"batch {row['batch_size']} images, loader workers per process: {row['workers']}; decode + resize took "
         f"{row['decode_s']:.1f} CPU s, normalising and the model {row['model_s']:.1f} s.",
     ]
     if row["random_init"]:
