@@ -32,7 +32,7 @@ def test_list_filters(capsys):
 
 
 def test_profile_markdown_is_the_seed_layout(capsys):
-    code, out, err = run_cli(capsys, "profile", "resnet18", "ResNet50", "--format", "md")
+    code, out, err = run_cli(capsys, "profile", "resnet18", "ResNet50", "--no-time", "--format", "md")
     assert code == 0
     lines = out.splitlines()
     headers = [h.strip() for h in lines[0].strip("|").split("|")]
@@ -47,7 +47,7 @@ def test_profile_markdown_is_the_seed_layout(capsys):
 
 def test_profile_json_carries_environment_and_exact_counts(capsys, tmp_path):
     target = tmp_path / "zoo.json"
-    code, out, _ = run_cli(capsys, "profile", "resnet50", "-o", str(target))
+    code, out, _ = run_cli(capsys, "profile", "resnet50", "--no-time", "-o", str(target))
     assert code == 0 and out == ""
     doc = json.loads(target.read_text())
     assert doc["environment"]["torch"] and doc["environment"]["cpu"]
@@ -56,7 +56,7 @@ def test_profile_json_carries_environment_and_exact_counts(capsys, tmp_path):
 
 
 def test_profile_native_resolution_and_compare_seed(capsys):
-    code, out, _ = run_cli(capsys, "profile", "resnet50", "--native-resolution", "--compare", "seed", "-f", "csv")
+    code, out, _ = run_cli(capsys, "profile", "resnet50", "--native-resolution", "--no-time", "--compare", "seed", "-f", "csv")
     assert code == 0
     row = pd.read_csv(io.StringIO(out)).iloc[0]
     assert row["resolution"] == 224
@@ -121,7 +121,7 @@ def test_redirected_profile_all_is_a_clean_markdown_table(tmp_path):
     """`zoobench profile --all > table.md`: only the table on stdout, whatever goes to stderr."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     proc = subprocess.run(
-        [sys.executable, "-m", "zoobench", "profile", "--all"],
+        [sys.executable, "-m", "zoobench", "profile", "--all", "--no-time"],
         capture_output=True,
         text=True,
         env=env,
