@@ -558,7 +558,7 @@ def test_library_errors_are_zoo_errors(valset):
     out, _ = valset
     with pytest.raises(ZooError, match="crops"):
         ev.evaluate(MODEL, out / "val", crops=2)
-    with pytest.raises(ZooError, match="class indices"):
+    with pytest.raises(ZooError, match="entry 0 should be"):
         bad = out.parent / "badclasses.json"
         bad.write_text(json.dumps([{"index": 1, "wnid": "n1"}]))
         ev.read_classes(bad)

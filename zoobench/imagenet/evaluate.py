@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from zoobench import registry
 from zoobench.errors import ZooError
+from zoobench.imagenet.devkit import ClassInfo, read_classes
 from zoobench.imagenet.transforms import CROPS, DECODERS, IMAGENET_MEAN, IMAGENET_STD, RESIZE_MODES, EvalTransform
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -45,37 +46,6 @@ OFFLINE_ENV = "ZOOBENCH_OFFLINE"  # set to 1: never download, read torch's hub c
 
 
 # --- the image folder --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImageClass:
-    index: int
-    wnid: str
-    words: str = ""
-
-
-def read_classes(path: Path) -> list[ImageClass]:
-    """classes.json as prepare-imagenet writes it, checked: indices 0..N-1, each once, unique WNIDs."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ZooError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise ZooError(f"{str(path)!r} is not valid JSON: {exc}") from exc
-    if not isinstance(doc, list) or not doc:
-        raise ZooError(f"{str(path)!r} should hold a non-empty JSON list of {{index, wnid, words}}")
-    classes = []
-    for i, entry in enumerate(doc):
-        if not (isinstance(entry, dict) and isinstance(entry.get("index"), int) and isinstance(entry.get("wnid"), str)):
-            raise ZooError(f"{str(path)!r}: entry {i} is not an object with an integer 'index' and a string 'wnid'")
-        classes.append(ImageClass(entry["index"], entry["wnid"], str(entry.get("words", ""))))
-    classes.sort(key=lambda c: c.index)
-    if [c.index for c in classes] != list(range(len(classes))):
-        raise ZooError(f"{str(path)!r}: class indices must be 0..{len(classes) - 1}, each exactly once")
-    wnids = [c.wnid for c in classes]
-    if len(set(wnids)) != len(wnids):
-        raise ZooError(f"{str(path)!r}: a WNID appears twice")
-    return classes
 
 
 def _some(names: Sequence[str], n: int = 5) -> str:
@@ -91,7 +61,7 @@ class ImageFolderSet(Dataset):
     """
 
     root: Path
-    classes: list[ImageClass]
+    classes: list[ClassInfo]
     samples: list[tuple[str, int]]  # (path relative to root, label)
     classes_source: str
     ignored: int = 0  # non-image files and sub-folders inside class folders
@@ -138,8 +108,8 @@ def image_folder(
     if path is not None:
         classes = read_classes(path)
         source = str(path)
-        wanted = {c.wnid for c in classes}
-        missing = [c.wnid for c in classes if c.wnid not in set(folders)]
+        wanted, have = {c.wnid for c in classes}, set(folders)
+        missing = [c.wnid for c in classes if c.wnid not in have]
         extra = [f for f in folders if f not in wanted]
         if missing:
             raise ZooError(
@@ -154,7 +124,7 @@ def image_folder(
     else:
         if not folders:
             raise ZooError(f"{str(root)!r} has no class folders")
-        classes = [ImageClass(i, name) for i, name in enumerate(folders)]
+        classes = [ClassInfo(i, name, "") for i, name in enumerate(folders)]
         source = "sorted folder names (no classes.json)"
         if warn:
             warn(
@@ -609,7 +579,7 @@ class EvalResult:
     predictions: Predictions
     skipped: list[tuple[str, str]]  # (file, reason)
     notes: list[str]
-    classes: list[ImageClass]
+    classes: list[ClassInfo]
     rank: int = 0
 
     @property
@@ -898,6 +868,7 @@ def evaluate(
         "dataset_images": n,
         "classes": n_classes,
         "classes_source": folder.classes_source,
+        "ignored_entries": folder.ignored,
         "data": str(Path(data)),
         "images_per_s": n / wall if wall > 0 else math.nan,
         "wall_s": wall,
