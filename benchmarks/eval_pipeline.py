@@ -2,7 +2,7 @@
 a free stand-in ("identity": the pipeline alone) and with resnet50, for 1 and 10 crops, and the share of the work
 that is JPEG decoding.
 
-    .venv/bin/python benchmarks/eval_pipeline.py                      # 1,000 images, results/eval_pipeline.json
+    .venv/bin/python benchmarks/eval_pipeline.py                      # 300 images, results/eval_pipeline.json (~5 min)
     .venv/bin/python benchmarks/eval_pipeline.py --images 16 -o /tmp/eval_pipeline.json   # a quick check
 
 Two views of the cost:
@@ -111,7 +111,7 @@ def serial_costs(paths: list[Path], crops: int, model: nn.Module | None, threads
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--images", type=int, default=1000, help="images in the generated set (default 1000)")
+    ap.add_argument("--images", type=int, default=300, help="images in the generated set (default 300)")
     ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--workers", type=int, default=None, help="loader workers (default: evaluate's default)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads for the model (default: cores)")
