@@ -2,7 +2,7 @@
 a free stand-in ("identity": the pipeline alone) and with resnet50, for 1 and 10 crops, and the share of the work
 that is JPEG decoding.
 
-    .venv/bin/python benchmarks/eval_pipeline.py                      # 300 images, results/eval_pipeline.json (~5 min)
+    .venv/bin/python benchmarks/eval_pipeline.py                      # 300 images -> results/eval_pipeline.json
     .venv/bin/python benchmarks/eval_pipeline.py --images 16 -o /tmp/eval_pipeline.json   # a quick check
 
 Two views of the cost:
