@@ -15,7 +15,7 @@ from zoobench.errors import ZooError
 from zoobench.registry import get_spec, list_models
 
 MODELS = ["inception_v3", "inception_v4"]
-SMALLEST = 75  # v3: 75->37->35->17->15->7->3->1; v4: 75->37->35->17->15->7->3->1
+SMALLEST = 75  # unpadded stride-2 stems: 75 -> 37 -> 35 -> 17 -> 15 -> 7, then 3 and 1 after the grid reductions
 
 
 def _torchvision_v3(aux_logits: bool = False, transform_input: bool = False) -> nn.Module:

@@ -308,7 +308,8 @@ V1_PAPER_ACCURACY = Accuracy(None, 89.93, "paper Table 3, 1 model 1 crop 224 (to
     year=2014,
     paper=GOING_DEEPER,
     seed="GoogleNet V1 (Bn)",
-    accuracy=Accuracy(None, None, "no paper figure for a BN GoogLeNet; torchvision's weights: 69.78/89.53 (its docs)"),
+    # Going Deeper has no BN variant; the Inception authors' later paper reports "BN-GoogLeNet".
+    accuracy=Accuracy(73.2, None, "1512.00567 Table 3, BN-GoogLeNet, 1-crop (top-1 error 26.8%)"),
     torchvision="googlenet",
     cfg=TORCHVISION_BN,
 )

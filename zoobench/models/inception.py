@@ -2,7 +2,7 @@
 "Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning").
 
 Both are built from conv (no bias) -> batch norm (eps 1e-3) -> ReLU units, with unpadded ("VALID") stride-2 convs and
-pools in the stems and reduction blocks, so they need a minimum input size (75 for v3, 75 for v4; native 299).
+pools in the stems and reduction blocks, so both need at least a 75x75 input (native 299).
 
 - `inception_v3`: module names follow torchvision's Inception3, so its state_dict loads with strict=True. The auxiliary
   classifier only trains the network, and the zoo model (and its parameter count, 23,834,568) has none;
