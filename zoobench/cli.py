@@ -9,14 +9,18 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from zoobench import check as checking
-from zoobench import complexity, environment, registry, report, timing
+from zoobench import report
 from zoobench.errors import ZooError
+
+# torch takes seconds to import: commands import the modules that need it themselves, so that
+# `zoobench --help` and `zoobench prepare-imagenet` start at once.
+if TYPE_CHECKING:
+    from zoobench import timing
 
 app = typer.Typer(
     add_completion=False,
@@ -74,6 +78,8 @@ def list_cmd(
     output: Output = None,
 ) -> None:
     """The registry: every model with its aliases, family, year, native resolution and paper."""
+    from zoobench import registry
+
     specs = registry.select(patterns or [], all_models=not patterns, family=family)
     if year is not None:
         specs = [s for s in specs if s.year == year]
@@ -160,6 +166,8 @@ def profile(
     Counted at the aten level on the meta device, at --resolution (default 224, the seed's setting) or each
     model's native resolution, batch 1.
     """
+    from zoobench import complexity, environment, registry, timing
+
     if compare not in (None, "seed"):
         raise ZooError(f"--compare takes 'seed', not {compare!r}")
     specs = registry.select(models or [], all_models=all_models, family=family)
@@ -219,11 +227,13 @@ CHECK_COLUMNS = [
 
 @app.command()
 def check(
-    baseline: Annotated[Path, typer.Option("--baseline", help="Baseline CSV.")] = checking.BASELINE,
+    baseline: Annotated[Path, typer.Option("--baseline", help="Baseline CSV.")] = Path("results/zoo.csv"),
     update: Annotated[bool, typer.Option("--update", help="Rewrite the baseline from the current code.")] = False,
     fmt: Format = None,
 ) -> None:
     """Regression gate: params and MACs at 224 of every model against the committed baseline; exit 1 on a difference."""
+    from zoobench import check as checking
+
     now = checking.current()
     if update:
         report.atomic_write(baseline, now.to_csv(index=False))
@@ -316,6 +326,7 @@ def eval_cmd(
     """ImageNet top-1 / top-5 (95% CI) with 1-, 5- or 10-crop; `torchrun --nproc-per-node N -m zoobench eval` splits
     the set exactly over N processes.
     """
+    from zoobench import environment
     from zoobench.imagenet import evaluate as evaluation
     from zoobench.imagenet.transforms import IMAGENET_MEAN, IMAGENET_STD
 
@@ -445,7 +456,7 @@ def bench(
         typer.Option(
             "--max-time", help="Budget per model in seconds (warm-up + runs); stops earlier once the CI is within ±1%."
         ),
-    ] = timing.Policy.max_time,
+    ] = 6.0,
     in_process: Annotated[
         bool, typer.Option("--in-process", help="Measure in this process, not in a fresh one per model.")
     ] = False,
@@ -472,6 +483,8 @@ def bench(
     Each model runs in a fresh subprocess with pinned threads (--in-process to skip); the result carries the
     environment and warns when the machine was busy or the numbers look unstable.
     """
+    from zoobench import environment, registry, timing
+
     report.resolve_format(fmt, output)  # a bad format or path fails now, not after minutes of measuring
     if output is not None and not output.absolute().parent.is_dir():
         raise ZooError(f"cannot write {str(output)!r}: its folder does not exist")
