@@ -56,7 +56,9 @@ def test_profile_json_carries_environment_and_exact_counts(capsys, tmp_path):
 
 
 def test_profile_native_resolution_and_compare_seed(capsys):
-    code, out, _ = run_cli(capsys, "profile", "resnet50", "--native-resolution", "--no-time", "--compare", "seed", "-f", "csv")
+    code, out, _ = run_cli(
+        capsys, "profile", "resnet50", "--native-resolution", "--no-time", "--compare", "seed", "-f", "csv"
+    )
     assert code == 0
     row = pd.read_csv(io.StringIO(out)).iloc[0]
     assert row["resolution"] == 224
