@@ -4,9 +4,23 @@ import io
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from clihelp import assert_one_line_error, run_cli
 
+from zoobench import check as checking
+
 BASELINE = Path(__file__).resolve().parents[1] / "results" / "zoo.csv"
+
+
+@pytest.fixture(scope="module")
+def zoo_now() -> pd.DataFrame:
+    """The whole zoo profiled once from the current code (it takes seconds); each test gets a copy."""
+    return checking.current()
+
+
+@pytest.fixture(autouse=True)
+def _profile_once(monkeypatch: pytest.MonkeyPatch, zoo_now: pd.DataFrame) -> None:
+    monkeypatch.setattr(checking, "current", lambda: zoo_now.copy())
 
 
 def test_committed_baseline_matches_the_code(capsys):
