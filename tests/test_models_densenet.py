@@ -5,21 +5,16 @@ from __future__ import annotations
 import re
 
 import pytest
-import torch
 import torchvision
+from equivalence import assert_equivalent, on_meta, seed_params
 from torch import nn
 
-from zoobench.complexity import count_macs, count_params, measure
+from zoobench.complexity import count_macs, count_params
 from zoobench.models.densenet import convert_legacy_state_dict
 from zoobench.registry import get_spec, list_models
 
 CONFIGS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32), 264: (6, 12, 64, 48)}
 SMALLEST = 32  # stem /4 and three 2x2 transitions
-
-
-def _meta(build) -> nn.Module:
-    with torch.device("meta"):
-        return build().eval()
 
 
 def _reference(depth: int) -> nn.Module:
@@ -28,53 +23,35 @@ def _reference(depth: int) -> nn.Module:
     return torchvision.models.get_model(f"densenet{depth}")
 
 
-def _randomise_bn(model: nn.Module) -> None:
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-
-
 def test_family_registered() -> None:
     assert list_models(family="densenet") == [f"densenet{d}" for d in CONFIGS]
     for d in (121, 169, 201):
         assert get_spec(f"densenet{d}").torchvision == f"densenet{d}"
     assert get_spec("densenet264").torchvision is None
+    assert all(get_spec(f"densenet{d}").resolution == 224 for d in CONFIGS)
 
 
 @pytest.mark.parametrize("depth", list(CONFIGS))
 def test_params_macs_and_strict_load(depth: int) -> None:
-    ours = _meta(get_spec(f"densenet{depth}").build)
-    ref = _meta(lambda: _reference(depth))
+    ours = on_meta(get_spec(f"densenet{depth}").build)
+    ref = on_meta(lambda: _reference(depth))
     assert count_params(ours) == count_params(ref)
     assert count_macs(ours, 224) == count_macs(ref, 224)
     ours.load_state_dict(ref.state_dict(), strict=True)
 
 
 def test_outputs_equal_torchvision() -> None:
-    ref = _reference(121).eval()
-    _randomise_bn(ref)
-    ours = _meta(get_spec("densenet121").build)
-    ours.load_state_dict(ref.state_dict(), strict=True, assign=True)
-    x = torch.randn(2, 3, SMALLEST, SMALLEST)
-    with torch.no_grad():
-        expected, got = ref(x), ours(x)
-    assert expected.std() > 1e-3
-    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+    assert_equivalent(_reference(121), get_spec("densenet121").build, SMALLEST, by_key=True, calibrate=False)
 
 
 def test_legacy_keys_convert() -> None:
-    current = _meta(lambda: _reference(121)).state_dict()
+    current = on_meta(lambda: _reference(121)).state_dict()
     # The layout of torchvision's downloadable checkpoints: "denselayer1.norm1.weight" was "denselayer1.norm.1.weight".
     legacy = {re.sub(r"(denselayer\d+\.)(norm|conv)([12])\.", r"\1\2.\3.", k): v for k, v in current.items()}
     renamed = sum(k != j for k, j in zip(legacy, current, strict=True))
     assert renamed == sum(CONFIGS[121]) * (2 * 5 + 2)  # per layer: two BNs (5 entries each) and two convs
     assert convert_legacy_state_dict(legacy).keys() == current.keys()
-    ours = _meta(get_spec("densenet121").build)
+    ours = on_meta(get_spec("densenet121").build)
     ours.load_state_dict(convert_legacy_state_dict(legacy), strict=True)
 
 
@@ -82,13 +59,4 @@ def test_legacy_keys_convert() -> None:
 def test_seed_arithmetic(depth: int) -> None:
     """Seed = canonical - BN(64) after the stem conv + BN(3) on the input: 122 fewer, at every depth."""
     spec = get_spec(f"densenet{depth}")
-    assert count_params(_meta(spec.build)) - 2 * 64 + 2 * 3 == round(spec.seed_figures.params_m * 1e6)
-
-
-@pytest.mark.parametrize("depth", list(CONFIGS))
-def test_runs_on_meta_at_224_and_native(depth: int) -> None:
-    spec = get_spec(f"densenet{depth}")
-    at_224, native = measure(spec, 224), measure(spec, None)
-    assert native.resolution == 224
-    assert at_224.params == native.params > 0
-    assert at_224.macs == native.macs > 0
+    assert count_params(on_meta(spec.build)) - 2 * 64 + 2 * 3 == seed_params(spec.seed)

@@ -5,20 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from _zoo2_equivalence import (
+from equivalence import (
+    assert_equivalent,
     assert_same_outputs,
-    build_ours,
-    copy_in_order,
+    global_pool,
     on_meta,
-    params_and_macs,
+    params_macs,
     randomize,
     seed_params,
 )
 from pytorchcv.model_provider import get_model as pytorchcv_model
 from torch import nn
 
-from zoobench.complexity import count_macs, count_params, measure
-from zoobench.registry import get_spec, list_models
+from zoobench.complexity import count_macs, count_params
+from zoobench.registry import get_spec
 
 RES = 32  # the smallest input is 21 (three ceil-mode max-pools after a stride-2 7x7 conv); 32 costs nothing more
 
@@ -35,37 +35,25 @@ PAPER_FIRES = [
 ]
 
 
-def _squeezeresnet() -> nn.Module:
-    model = pytorchcv_model("squeezeresnet_v1_0", pretrained=False)
-    # Its fixed 13x13 average pool only fits 224 inputs; global pooling is the same operation there.
-    model.output.final_pool = nn.AdaptiveAvgPool2d(1)
-    return model
-
-
 def test_squeezenet1_0_loads_torchvision_strict_and_outputs_equal() -> None:
-    ref = randomize(torchvision.models.squeezenet1_0(), RES)
-    ours = build_ours("squeezenet1_0")
-    ours.load_state_dict(ref.state_dict(), strict=True)
-    assert_same_outputs(ref, ours, RES)
+    assert_equivalent(torchvision.models.squeezenet1_0(), get_spec("squeezenet1_0").build, RES, by_key=True)
     assert get_spec("squeezenet1_0").torchvision == "squeezenet1_0"
 
 
 def test_squeezenet1_0_params_and_macs_equal_torchvision() -> None:
-    assert params_and_macs(lambda: build_ours("squeezenet1_0")) == params_and_macs(torchvision.models.squeezenet1_0)
+    assert params_macs(get_spec("squeezenet1_0").build) == params_macs(torchvision.models.squeezenet1_0)
 
 
 def test_simple_bypass_params_and_macs_equal_pytorchcv() -> None:
-    reference = params_and_macs(lambda: pytorchcv_model("squeezeresnet_v1_0", pretrained=False))
-    assert params_and_macs(lambda: build_ours("squeezenet1_0_simple_bypass")) == reference
+    reference = params_macs(lambda: pytorchcv_model("squeezeresnet_v1_0", pretrained=False))
+    assert params_macs(get_spec("squeezenet1_0_simple_bypass").build) == reference
 
 
 def test_simple_bypass_outputs_equal_pytorchcv() -> None:
-    ref = randomize(_squeezeresnet(), RES)
-    ours = build_ours("squeezenet1_0_simple_bypass")
-    copy_in_order(ref, ours)
-    assert_same_outputs(ref, ours, RES)
+    ref = global_pool(pytorchcv_model("squeezeresnet_v1_0", pretrained=False))
+    ours = assert_equivalent(ref, get_spec("squeezenet1_0_simple_bypass").build, RES, by_key=False)
     # The bypasses matter: the plain model with the same weights gives other outputs.
-    plain = build_ours("squeezenet1_0")
+    plain = get_spec("squeezenet1_0").build()
     plain.load_state_dict(ours.state_dict(), strict=True)
     x = torch.randn(1, 3, RES, RES)
     with torch.no_grad():
@@ -77,18 +65,18 @@ def test_complex_bypass_params_derived_from_paper() -> None:
     extra = sum(i * o + o for i, o, _ in PAPER_FIRES if i != o)
     assert extra == 341_248
     base = count_params(on_meta(torchvision.models.squeezenet1_0))
-    assert count_params(on_meta(lambda: build_ours("squeezenet1_0_complex_bypass"))) == base + extra == 1_589_672
+    assert count_params(on_meta(get_spec("squeezenet1_0_complex_bypass").build)) == base + extra == 1_589_672
 
 
 def test_complex_bypass_macs_derived_from_paper() -> None:
     extra = sum(i * o * side * side for i, o, side in PAPER_FIRES if i != o)
     base = count_macs(on_meta(torchvision.models.squeezenet1_0), 224)
-    assert count_macs(on_meta(lambda: build_ours("squeezenet1_0_complex_bypass")), 224) == base + extra
+    assert count_macs(on_meta(get_spec("squeezenet1_0_complex_bypass").build), 224) == base + extra
 
 
 def test_complex_bypass_with_zero_bypass_convs_is_simple_bypass() -> None:
-    simple = randomize(build_ours("squeezenet1_0_simple_bypass"), RES)
-    complex_ = build_ours("squeezenet1_0_complex_bypass")
+    simple = randomize(get_spec("squeezenet1_0_simple_bypass").build(), RES)
+    complex_ = get_spec("squeezenet1_0_complex_bypass").build()
     missing, unexpected = complex_.load_state_dict(simple.state_dict(), strict=False)
     assert unexpected == []
     assert sorted(missing) == sorted(f"features.{i}.bypass.{p}" for i in (3, 5, 8, 10) for p in ("weight", "bias"))
@@ -108,7 +96,7 @@ def test_complex_bypass_with_zero_bypass_convs_is_simple_bypass() -> None:
     ],
 )
 def test_seed_variants_equal_seed(name: str, seed: str) -> None:
-    assert count_params(on_meta(lambda: build_ours(name))) == seed_params(seed)
+    assert count_params(on_meta(get_spec(name).build)) == seed_params(seed)
 
 
 def test_seed_arithmetic() -> None:
@@ -121,14 +109,7 @@ def test_seed_arithmetic() -> None:
 
 
 def test_bn_variant_outputs_follow_the_bias_free_layout() -> None:
-    model = build_ours("squeezenet1_0_complex_bypass_bn")
+    model = get_spec("squeezenet1_0_complex_bypass_bn").build()
     assert all(m.bias is None for m in model.modules() if isinstance(m, nn.Conv2d))
     with torch.no_grad():
         assert randomize(model, RES)(torch.randn(1, 3, RES, RES)).shape == (1, 1000)
-
-
-@pytest.mark.parametrize("name", list_models(family="squeezenet"))
-@pytest.mark.parametrize("resolution", [224, None])
-def test_measure(name: str, resolution: int | None) -> None:
-    c = measure(get_spec(name), resolution)
-    assert c.params > 0 and c.macs > 0
