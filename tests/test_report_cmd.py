@@ -5,8 +5,10 @@ complexity.profile, timing.Measurement and imagenet.evaluate write (with extra k
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import stat
 import subprocess
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -354,6 +356,10 @@ def test_plots_and_html_written(capsys: pytest.CaptureFixture[str], fixture_dir:
     assert not [u for u in parser.urls if u.startswith(("http://", "https://", "//"))], parser.urls
     assert "@import" not in text and not re.search(r"url\((?!#)", text)  # url(#clip) points inside the page
     assert "69.76 †" in "".join(parser.text) and "Test CPU A" in "".join(parser.text)
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [*out_dir.iterdir(), page]:  # meant to be served and shared: the mode a plain open() gives
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
 
 
 def test_mixed_machines_warn_and_label(capsys: pytest.CaptureFixture[str], fixture_dir: Path, tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ import io
 import math
 import os
 import re
-import tempfile
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -377,23 +376,6 @@ def shareable(path: Path) -> None:
     os.chmod(path, 0o666 & ~_umask())
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Whole file or nothing: temp file in the same folder, fsync, rename (report.atomic_write is for text)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        shareable(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ZooError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
-        raise
-
-
 def check_dir(out_dir: Path) -> None:
     """Fail before any work when --out-dir names an existing file."""
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
@@ -411,17 +393,16 @@ def prepare_dir(out_dir: Path) -> None:
 
 
 def write(plots: Sequence[Plot], out_dir: Path) -> list[Path]:
-    """Write each plot as NAME.png and NAME.svg under out_dir; returns the paths written."""
+    """Write each plot as NAME.png and NAME.svg under out_dir, each whole or not at all; returns the paths written."""
     from zoobench.report import atomic_write
 
     prepare_dir(out_dir)
     written = []
     for plot in plots:
-        png, svg = Path(out_dir) / f"{plot.name}.png", Path(out_dir) / f"{plot.name}.svg"
-        _write_bytes(png, plot.png)
-        atomic_write(svg, plot.svg)
-        shareable(svg)
-        written += [png, svg]
+        for suffix, content in (("png", plot.png), ("svg", plot.svg)):
+            path = Path(out_dir) / f"{plot.name}.{suffix}"
+            atomic_write(path, content)
+            written.append(path)
     return written
 
 

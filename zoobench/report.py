@@ -98,8 +98,9 @@ def resolve_format(fmt: str | None, output: Path | None) -> str:
     return "table" if sys.stdout.isatty() else "md"
 
 
-def atomic_write(path: Path, content: str) -> None:
-    """Write a whole file or nothing: temp file in the same folder, fsync, rename over the target."""
+def atomic_write(path: Path, content: str | bytes) -> None:
+    """Write a whole file or nothing (text as UTF-8, bytes as they are): temp file in the same folder, fsync, rename
+    over the target, with the mode a plain open() would give."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
@@ -109,8 +110,8 @@ def atomic_write(path: Path, content: str) -> None:
     except OSError as exc:
         raise ZooError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(content)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content if isinstance(content, bytes) else content.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp makes the file owner-only; give it the mode a plain open() would.
