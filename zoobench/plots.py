@@ -15,7 +15,7 @@ import math
 import os
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -214,19 +214,23 @@ def top1_vs_gmacs(results: res.Results) -> Plot | None:
     return _finish(fig, "top1_vs_gmacs", title, caption, labels)
 
 
-def _latency_series(results: res.Results) -> tuple[dict[str, res.Setting], dict[str, dict[str, res.Latency]]]:
-    settings = res.best_settings(results)
-    return settings, {label: res.latencies_at(results, label, s) for label, s in settings.items()}
+def _latency_series(
+    results: res.Results, keep: Callable[[str], bool]
+) -> tuple[dict[str, res.Setting], dict[str, dict[str, res.Latency]]]:
+    """Per machine, its best setting and the latencies there of the models `keep` accepts; machines left without
+    any are dropped."""
+    best = res.best_settings(results)
+    series = {label: res.latencies_at(results, label, s) for label, s in best.items()}
+    series = {label: {m: lat for m, lat in lats.items() if keep(m)} for label, lats in series.items()}
+    series = {label: lats for label, lats in series.items() if lats}
+    return {label: best[label] for label in series}, series
 
 
 def top1_vs_latency(results: res.Results) -> Plot | None:
     acc = _accuracy(results)
-    settings, series = _latency_series(results)
-    series = {label: {m: lat for m, lat in lats.items() if m in acc} for label, lats in series.items()}
-    series = {label: lats for label, lats in series.items() if lats}
+    settings, series = _latency_series(results, lambda m: m in acc)
     if not series:
         return None
-    settings = {label: settings[label] for label in series}
     tags = results.machine_tags()
     mixed = bool(tags)
     title = "ImageNet top-1 against latency" + (" (mixed machines: see the tags)" if mixed else "")
@@ -269,14 +273,9 @@ def top1_vs_latency(results: res.Results) -> Plot | None:
 
 
 def params_vs_latency(results: res.Results) -> Plot | None:
-    settings, series = _latency_series(results)
-    series = {
-        label: {m: lat for m, lat in lats.items() if results.models[m].get("params")} for label, lats in series.items()
-    }
-    series = {label: lats for label, lats in series.items() if lats}
+    settings, series = _latency_series(results, lambda m: bool(results.models[m].get("params")))
     if not series:
         return None
-    settings = {label: settings[label] for label in series}
     tags = results.machine_tags()
     mixed = bool(tags)
     title = "Parameters against latency" + (" (mixed machines: see the tags)" if mixed else "")
