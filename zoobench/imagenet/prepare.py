@@ -313,6 +313,23 @@ def _folder_entries(folder: Path, pattern: re.Pattern[str], warn: Callable[[str]
     return keep
 
 
+def _scan_tar(path: Path, pattern: re.Pattern[str], found: Callable[[str, int, int], None]) -> int:
+    """Call found(name, offset, size) for each member of an outer tar, in order, reading only the headers; every
+    member must fit `pattern`. Returns the tar's size."""
+    where = path.name
+    size = _stat(path).st_size
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        win = _Window(fd, 0, size)
+        tar = _open_tar(win, where)
+        for m in _members(tar, where):
+            found(_accept(m, pattern, where, "/nonexistent-destination"), m.offset_data, m.size)
+        _check_end(win, tar, where)
+    finally:
+        os.close(fd)
+    return size
+
+
 def scan_train(source: Source, classes: set[str], warn: Callable[[str], None]) -> Plan:
     """The inner tars: their class and byte range. Reads only the outer headers (about 1,000 small reads)."""
     plan = Plan(source, {})
@@ -334,17 +351,11 @@ def scan_train(source: Source, classes: set[str], warn: Callable[[str], None]) -
         plan.fingerprint = {"kind": "dir", "files": len(plan.train), "bytes": plan.bytes}
         return plan
     where = source.path.name
-    size = _stat(source.path).st_size
-    fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        win = _Window(fd, 0, size)
-        tar = _open_tar(win, where)
-        for m in _members(tar, where):
-            name = _accept(m, OUTER_RE, where, "/nonexistent-destination")
-            add(OUTER_RE.fullmatch(name).group(2), str(source.path), m.offset_data, m.size, f"{where} > {name}")
-        _check_end(win, tar, where)
-    finally:
-        os.close(fd)
+
+    def member(name: str, offset: int, size: int) -> None:
+        add(OUTER_RE.fullmatch(name).group(2), str(source.path), offset, size, f"{where} > {name}")
+
+    size = _scan_tar(source.path, OUTER_RE, member)
     if not plan.train:
         raise ZooError(f"{where} holds no <wnid>.tar members")
     plan.fingerprint = {"kind": "tar", "name": where, "bytes": size}
@@ -369,17 +380,11 @@ def scan_val(source: Source, kit: dk.Devkit, warn: Callable[[str], None]) -> Pla
         plan.fingerprint = {"kind": "dir", "files": len(plan.val), "bytes": plan.bytes}
         return plan
     where = source.path.name
-    size = _stat(source.path).st_size
-    fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        win = _Window(fd, 0, size)
-        tar = _open_tar(win, where)
-        for m in _members(tar, where):
-            name = _accept(m, VAL_RE, where, "/nonexistent-destination")
-            plan.val.append(ValImage(name, label(name, where), str(source.path), m.offset_data, m.size))
-        _check_end(win, tar, where)
-    finally:
-        os.close(fd)
+
+    def member(name: str, offset: int, size: int) -> None:
+        plan.val.append(ValImage(name, label(name, where), str(source.path), offset, size))
+
+    size = _scan_tar(source.path, VAL_RE, member)
     names = [v.name for v in plan.val]
     if len(set(names)) != len(names):
         dup = next(n for n, c in Counter(names).items() if c > 1)
