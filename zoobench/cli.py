@@ -613,7 +613,6 @@ def report_cmd(
         print(f"zoobench: wrote {len(written)} plot files to {out_dir}", file=sys.stderr)
     if page is not None:
         report.atomic_write(html_file, page)
-        plots.shareable(html_file)
         print(f"zoobench: wrote {html_file}", file=sys.stderr)
     report.emit(
         rows,

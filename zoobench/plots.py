@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
 import textwrap
 from collections.abc import Callable, Sequence
@@ -361,18 +360,6 @@ def render(results: res.Results) -> tuple[list[Plot], list[str]]:
             else:
                 plots.append(plot)
     return plots, notes
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def shareable(path: Path) -> None:
-    """Give a written file the usual permissions (report.atomic_write's mkstemp leaves 0600): plots and reports are
-    meant to be served and shared."""
-    os.chmod(path, 0o666 & ~_umask())
 
 
 def check_dir(out_dir: Path) -> None:
