@@ -84,3 +84,13 @@ def test_too_small_and_nonpositive_resolution_are_refused():
         measure(spec, 12)
     with pytest.raises(ZooError, match="positive"):
         measure(spec, 0)
+
+
+def test_meta_build_skips_init_and_restores_it():
+    """build_meta leaves nn.init out (nothing to fill on meta) and puts it back for real builds."""
+    original = nn.init.kaiming_normal_
+    model = build_meta(registry.get_spec("resnet18"))
+    assert model.conv1.weight.is_meta
+    assert nn.init.kaiming_normal_ is original
+    real = registry.get_spec("resnet18").build()
+    assert real.conv1.weight.std() > 0 and torch.all(real.bn1.weight == 1)
