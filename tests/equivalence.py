@@ -113,3 +113,24 @@ def assert_equivalent(
         copy_in_order(ref, ours)
     assert_same_outputs(ref, ours, resolution, min_std=min_std)
     return ours
+
+
+def bias_additions(model: nn.Module, resolution: int) -> int:
+    """Output elements of every biased conv/linear: counters that include bias adds exceed aten MACs by this much."""
+    total = 0
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        total += output.numel()
+
+    handles = [
+        m.register_forward_hook(hook)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None
+    ]
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        model(torch.zeros(1, 3, resolution, resolution, device=device))
+    for h in handles:
+        h.remove()
+    return total

@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torchvision
+from equivalence import bias_additions
 from ptflops import get_model_complexity_info
 from torch import nn
 
@@ -29,26 +30,6 @@ def test_resnets_count_like_torchvision(name):
     assert count_macs(ours, 224) == count_macs(ref, 224)
 
 
-def _bias_additions(model: nn.Module, resolution: int) -> int:
-    """Output elements of every conv/linear with a bias: ptflops' aten backend counts their additions, we do not."""
-    total = 0
-
-    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        nonlocal total
-        total += output.numel()
-
-    handles = [
-        m.register_forward_hook(hook)
-        for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None
-    ]
-    with torch.no_grad():
-        model(torch.zeros(1, 3, resolution, resolution, device="meta"))
-    for h in handles:
-        h.remove()
-    return total
-
-
 @pytest.mark.parametrize("name", ALL)
 def test_two_independent_counters_agree(name):
     """torch.utils.flop_counter vs ptflops' aten backend; they differ exactly by the bias additions."""
@@ -58,7 +39,7 @@ def test_two_independent_counters_agree(name):
         model, (3, 224, 224), backend="aten", as_strings=False, print_per_layer_stat=False
     )
     assert ptflops_params == count_params(model)
-    assert ptflops_macs == ours + _bias_additions(model, 224)
+    assert ptflops_macs == ours + bias_additions(model, 224)
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from equivalence import assert_equivalent, on_meta, seed_params
+from equivalence import assert_equivalent, bias_additions, on_meta, seed_params
 from ptflops import get_model_complexity_info
 from torch import nn
 
@@ -81,28 +81,11 @@ def _hook_counter_macs(model: nn.Module, resolution: int) -> int:
     return macs
 
 
-@torch.no_grad()
-def _bias_adds(model: nn.Module, resolution: int) -> int:
-    """One add per output element of every biased conv/linear: the hook counter counts them, aten MACs do not."""
-    total = 0
-
-    def hook(module: nn.Module, _inputs, output: torch.Tensor) -> None:
-        nonlocal total
-        if module.bias is not None:
-            total += output.numel()
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    model(torch.zeros(1, 3, resolution, resolution))
-    for h in handles:
-        h.remove()
-    return total
-
-
 def test_hook_counter_misses_nothing_on_ours_but_everything_on_a_conv_subclass() -> None:
     model = get_spec("efficientnet_b0").build().eval()
     aten = count_macs(model, 224)
     # Our convs are plain nn.Conv2d: the module-hook counter sees every one; it differs only by the bias adds.
-    assert _hook_counter_macs(model, 224) == aten + _bias_adds(model, 224)
+    assert _hook_counter_macs(model, 224) == aten + bias_additions(model, 224)
 
     # The seed profiled an EfficientNet whose convs subclass nn.Conv2d (a "same"-padding conv). ptflops (and thop)
     # look hooks up by exact type, so every conv then counts 0 and only the classifier remains.
