@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from zoobench.report import atomic_write
+from zoobench.output.files import atomic_write
 
 RESULT = Path(__file__).resolve().parents[1] / "results" / "bench_all.json"
 TARGET_S = 15 * 60

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from zoobench import environment, registry, timing
-from zoobench.report import atomic_write
+from zoobench.output.files import atomic_write
 
 RESULT = Path(__file__).resolve().parents[1] / "results" / "bf16.json"
 

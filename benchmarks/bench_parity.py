@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.stats import mannwhitneyu
 
 from zoobench import environment, registry, timing
-from zoobench.report import atomic_write
+from zoobench.output.files import atomic_write
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 TARGET = 1.02

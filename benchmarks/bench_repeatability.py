@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from zoobench import environment
-from zoobench.report import atomic_write
+from zoobench.output.files import atomic_write
 
 RESULT = Path(__file__).resolve().parents[1] / "results" / "repeatability.json"
 KEEP = ("median_ms", "ci_pct", "mean_ms", "std_ms", "min_ms", "runs", "stop", "threads", "busy", "warnings")

@@ -30,7 +30,7 @@ from torch import nn
 from zoobench import environment, registry
 from zoobench.imagenet.evaluate import evaluate
 from zoobench.imagenet.transforms import EvalTransform
-from zoobench.report import atomic_write
+from zoobench.output.files import atomic_write
 
 # ImageNet val's commonest shapes (500x375 and 500x333 landscape, their portrait twins, a few larger ones).
 SIZES = [(500, 375), (500, 333), (375, 500), (333, 500), (500, 400), (640, 480)]

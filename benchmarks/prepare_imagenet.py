@@ -43,7 +43,7 @@ from imagenet_fixtures import make_imagenet_archives  # noqa: E402
 
 from zoobench import environment  # noqa: E402
 from zoobench.imagenet.prepare import prepare  # noqa: E402
-from zoobench.report import atomic_write  # noqa: E402
+from zoobench.output.files import atomic_write  # noqa: E402
 
 RESULT = REPO / "results" / "prepare_imagenet.json"
 FULL_SIZE_MB = 200

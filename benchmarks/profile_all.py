@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from zoobench import environment, registry
-from zoobench.report import atomic_write
+from zoobench.output.files import atomic_write
 
 RESULT = Path(__file__).resolve().parents[1] / "results" / "profile_all.json"
 

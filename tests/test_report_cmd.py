@@ -217,7 +217,8 @@ def test_rows_from_the_real_writers_are_recognised(tmp_path: Path) -> None:
     """profile's rows from complexity.profile, bench's from timing.Measurement: a renamed key fails here."""
     import dataclasses
 
-    from zoobench import complexity, report, timing
+    from zoobench import complexity, timing
+    from zoobench.output import formats as report
 
     prof = complexity.profile([registry.get_spec("resnet18")], 224)
     (tmp_path / "profile.json").write_text(report.to_json(prof, ENV_A))

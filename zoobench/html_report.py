@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from zoobench import plots as plotting
-from zoobench import report
 from zoobench import results as res
 from zoobench.errors import ZooError
+from zoobench.output import formats as report
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em auto; max-width: 1200px;
@@ -73,7 +73,7 @@ def zoo_table(rows: Sequence[dict]) -> str:
     head = "".join(f"<th>{_e(c.header)}</th>" for c in columns)
     body = []
     year = object()
-    for row, values in zip(rows, df.itertuples(index=False), strict=True):
+    for row, values in zip(rows, df.cells, strict=True):
         if row.get("year") != year:
             year = row.get("year")
             body.append(f'<tr class="year"><td colspan="{len(columns)}">{_e(year)}</td></tr>')

@@ -380,7 +380,7 @@ def prepare_dir(out_dir: Path) -> None:
 
 def write(plots: Sequence[Plot], out_dir: Path) -> list[Path]:
     """Write each plot as NAME.png and NAME.svg under out_dir, each whole or not at all; returns the paths written."""
-    from zoobench.report import atomic_write
+    from zoobench.output.files import atomic_write
 
     prepare_dir(out_dir)
     written = []

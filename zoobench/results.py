@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from zoobench import registry, report
+from zoobench import registry
 from zoobench.errors import ZooError
+from zoobench.output import columns as report
+from zoobench.output.views import SEED_COLUMNS
 
 DEFAULT_DIR = Path("results")
 SUFFIXES = (".json", ".csv")
@@ -521,9 +523,9 @@ def thread_sweeps(results: Results) -> dict[tuple[str, Setting], dict[str, list[
 
 
 TABLE_COLUMNS = [
-    *report.SEED_COLUMNS[:5],
-    report.Column("top1_text", report.SEED_COLUMNS[5].header, report.text),
-    report.Column("top5_text", report.SEED_COLUMNS[6].header, report.text),
+    *SEED_COLUMNS[:5],
+    report.Column("top1_text", SEED_COLUMNS[5].header, report.text),
+    report.Column("top5_text", SEED_COLUMNS[6].header, report.text),
 ]
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.io
 
 from zoobench.errors import ZooError
-from zoobench.report import atomic_write
+from zoobench.output.files import atomic_write
 
 DEVKIT_NAME = "ILSVRC2012_devkit_t12.tar.gz"
 META = "data/meta.mat"

@@ -930,7 +930,7 @@ def _notes(row: dict, skipped: list[tuple[str, str]]) -> list[str]:
 
 def write_predictions(path: str | Path, result: EvalResult) -> None:
     """Each image's label and top-5 classes with probabilities, atomically: CSV, or JSON when the name ends .json."""
-    from zoobench.report import atomic_write
+    from zoobench.output.files import atomic_write
 
     p = result.predictions
     k = p.top.shape[1]

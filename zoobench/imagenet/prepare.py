@@ -49,9 +49,10 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from zoobench import report
 from zoobench.errors import ZooError
 from zoobench.imagenet import devkit as dk
+from zoobench.output import columns as report
+from zoobench.output.files import atomic_write
 
 TRAIN_TAR = "ILSVRC2012_img_train.tar"
 VAL_TAR = "ILSVRC2012_img_val.tar"
@@ -627,7 +628,7 @@ class Journal:
                 lines.append(piece)
                 self._apply(entry)
             if not readonly and len(raw) != sum(len(x) + 1 for x in lines):
-                report.atomic_write(path, "".join(x.decode() + "\n" for x in lines))
+                atomic_write(path, "".join(x.decode() + "\n" for x in lines))
         self.fh = None if readonly else open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
 
     def _apply(self, e: dict) -> None:
@@ -715,7 +716,7 @@ def md5_of(path: Path, on_bytes: Callable[[int], None] | None = None) -> tuple[s
     cache[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "md5": value}
     with contextlib.suppress(OSError, ZooError):  # a cache we cannot write only costs time next run
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        report.atomic_write(cache_path, json.dumps(cache, indent=1, sort_keys=True) + "\n")
+        atomic_write(cache_path, json.dumps(cache, indent=1, sort_keys=True) + "\n")
     return value, False
 
 
@@ -1173,7 +1174,7 @@ def _extract(
     _disk_check(out, need, parts)
     for entry in new_sources:
         journal.write(entry)
-    report.atomic_write(classes_path, wanted)
+    atomic_write(classes_path, wanted)
     if "val" in plans and "val" not in expected:
         (out / "val.partial").mkdir()
     t0 = time.perf_counter()

@@ -1,81 +1,62 @@
 """Rows (plain dicts) -> rich table, Markdown (the seed's layout), CSV or JSON. Writers never measure.
 
 Files are written atomically (temp file + rename) so an interrupted or failed run never leaves half a result.
+Every JSON document carries `"schema": "zoobench/<kind>/<version>"`; `schema_of` reads it back.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
+import re
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
-from rich.console import Console
-from rich.table import Table
-from rich.tree import Tree
+from typing import TYPE_CHECKING
 
 from zoobench.errors import ZooError
+from zoobench.output.columns import Column, text
+from zoobench.output.files import atomic_write, check_output
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.tree import Tree
 
 FORMATS = ("table", "md", "csv", "json")
 _SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json"}
 
 
 @dataclass(frozen=True)
-class Column:
-    key: str
-    header: str
-    fmt: Callable[[object], str] = str
+class Frame:
+    """Formatted strings under human headers: what a table or Markdown shows."""
+
+    headers: list[str]
+    cells: list[list[str]]
 
 
-def _blank_if_missing(fn: Callable[[float], str]) -> Callable[[object], str]:
-    def fmt(value: object) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return ""
-        return fn(value)  # type: ignore[arg-type]
-
-    return fmt
+def frame(rows: Sequence[dict], columns: Sequence[Column]) -> Frame:
+    return Frame([c.header for c in columns], [[c.fmt(r.get(c.key)) for c in columns] for r in rows])
 
 
-def num(decimals: int, scale: float = 1.0) -> Callable[[object], str]:
-    """Formatter: value / scale with fixed decimals; blank for a missing value (never a made-up number)."""
-    return _blank_if_missing(lambda v: f"{v / scale:.{decimals}f}")
+def markdown(df: Frame) -> str:
+    from tabulate import tabulate
+
+    return tabulate(df.cells, headers=df.headers, tablefmt="pipe", disable_numparse=True) + "\n"
 
 
-def signed(decimals: int, scale: float = 1.0) -> Callable[[object], str]:
-    return _blank_if_missing(lambda v: f"{v / scale:+.{decimals}f}")
-
-
-def integer(value: object) -> str:
-    return _blank_if_missing(lambda v: f"{int(v):,}")(value)
-
-
-def text(value: object) -> str:
-    return "" if value is None else str(value)
-
-
-def frame(rows: Sequence[dict], columns: Sequence[Column]) -> pd.DataFrame:
-    """Display frame: formatted strings under human headers."""
-    return pd.DataFrame(
-        {c.header: [c.fmt(r.get(c.key)) for r in rows] for c in columns},
-        columns=[c.header for c in columns],
-    )
-
-
-def markdown(df: pd.DataFrame) -> str:
-    return df.to_markdown(index=False, disable_numparse=True) + "\n"
+def markdown_with_notes(rows: Sequence[dict], columns: Sequence[Column], notes: Sequence[str]) -> str:
+    """A plain Markdown table followed by its footnotes as a bullet list."""
+    return markdown(frame(rows, columns)) + "\n" + "".join(f"- {n}\n" for n in notes)
 
 
 def rich_table(rows: Sequence[dict], columns: Sequence[Column], title: str | None = None) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, header_style="bold")
     for c in columns:
         table.add_column(c.header, justify="left" if c.fmt is text else "right")
-    df = frame(rows, columns)
-    for values in df.itertuples(index=False):
+    for values in frame(rows, columns).cells:
         table.add_row(*values)
     return table
 
@@ -98,32 +79,12 @@ def resolve_format(fmt: str | None, output: Path | None) -> str:
     return "table" if sys.stdout.isatty() else "md"
 
 
-def atomic_write(path: Path, content: str | bytes) -> None:
-    """Write a whole file or nothing (text as UTF-8, bytes as they are): temp file in the same folder, fsync, rename
-    over the target, with the mode a plain open() would give."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ZooError(f"cannot write {str(path)!r}: it is a directory")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise ZooError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content if isinstance(content, bytes) else content.encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes the file owner-only; give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ZooError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
-        raise
+def preflight(fmt: str | None, output: Path | None) -> str:
+    """Everything about the output that can be refused before the work: the format and the target path."""
+    form = resolve_format(fmt, output)
+    if output is not None:
+        check_output(output)
+    return form
 
 
 def _jsonable(value: object) -> object:
@@ -134,8 +95,35 @@ def _jsonable(value: object) -> object:
     return value
 
 
-def to_json(rows: Sequence[dict], environment: dict | None = None, **extra: object) -> str:
+SCHEMA_VERSION = 1
+_SCHEMA = re.compile(r"zoobench/([a-z-]+)/(\d+)")
+
+
+def schema(kind: str) -> str:
+    return f"zoobench/{kind}/{SCHEMA_VERSION}"
+
+
+def schema_of(doc: dict, where: str) -> str | None:
+    """The kind a result document declares (None for the unversioned files written before schemas); a newer
+    version than this zoobench reads is refused."""
+    tag = doc.get("schema")
+    if tag is None:
+        return None
+    m = _SCHEMA.fullmatch(tag) if isinstance(tag, str) else None
+    if m is None:
+        raise ZooError(f"{where}: unknown schema {tag!r}; expected zoobench/<kind>/<version>")
+    if int(m.group(2)) > SCHEMA_VERSION:
+        raise ZooError(
+            f"{where}: written by a newer zoobench (schema {tag}); this one reads version {SCHEMA_VERSION} — upgrade"
+        )
+    return m.group(1)
+
+
+def to_json(
+    rows: Sequence[dict], environment: dict | None = None, *, schema_kind: str | None = None, **extra: object
+) -> str:
     doc = {
+        **({"schema": schema(schema_kind)} if schema_kind else {}),
         **extra,
         "environment": environment or {},
         "rows": [{k: _jsonable(v) for k, v in r.items()} for r in rows],
@@ -144,6 +132,8 @@ def to_json(rows: Sequence[dict], environment: dict | None = None, **extra: obje
 
 
 def to_csv(rows: Sequence[dict]) -> str:
+    import pandas as pd  # its CSV dialect (ints stay ints beside blanks) is the committed files' format
+
     return pd.DataFrame(list(rows)).to_csv(index=False)
 
 
@@ -157,19 +147,22 @@ def emit(
     md: Callable[[Sequence[dict]], str] | None = None,
     environment: dict | None = None,
     json_extra: dict | None = None,
+    schema_kind: str | None = None,
 ) -> None:
     """Render rows in the chosen format to stdout or atomically to `output`.
 
     CSV and JSON carry the raw machine values (all keys of each row); the table and Markdown show `columns`.
     """
-    kind = resolve_format(fmt, output)
-    if kind == "table":
+    form = preflight(fmt, output)
+    if form == "table":
+        from rich.console import Console
+
         Console(soft_wrap=False).print(rich_table(rows, columns, title))
         return
-    if kind == "csv":
+    if form == "csv":
         content = to_csv(rows)
-    elif kind == "json":
-        content = to_json(rows, environment, **(json_extra or {}))
+    elif form == "json":
+        content = to_json(rows, environment, schema_kind=schema_kind, **(json_extra or {}))
     else:
         content = md(rows) if md is not None else markdown(frame(rows, columns))
     if output is None:
@@ -180,29 +173,19 @@ def emit(
 
 # --- the seed's Markdown layout --------------------------------------------------------------------------------
 
-SEED_COLUMNS = [
-    Column("model", "Model", text),
-    Column("params", "Params/Million", num(6, 1e6)),
-    Column("macs", "MACs/G", num(5, 1e9)),
-    Column("flops", "FLOPs/G", num(5, 1e9)),
-    Column("time_ms", "Time_cast/ms", num(2)),
-    Column("top1", "Top-1", num(2)),
-    Column("top5", "Top-5", num(2)),
-]
-
 # The seed README puts GoogLeNet/Inception in a table of its own.
 SECOND_TABLE_FAMILIES = ("googlenet", "inception")
 
 
 def _year_grouped(rows: Sequence[dict], columns: Sequence[Column]) -> str:
+    """Rows under a banner per year, years in order (a row without a year is left out, as before)."""
     df = frame(rows, columns)
-    parts = []
-    for year, group in df.groupby(pd.Series([r.get("year") for r in rows]), sort=True):
-        banner = {c.header: "" for c in columns}
-        banner[columns[0].header] = f"--- **{year}** ---"
-        parts.append(pd.DataFrame([banner]))
-        parts.append(group)
-    return markdown(pd.concat(parts, ignore_index=True)) if parts else ""
+    years = [r.get("year") for r in rows]
+    cells = []
+    for year in sorted({y for y in years if y is not None}):
+        cells.append([f"--- **{year}** ---", *[""] * (len(columns) - 1)])
+        cells += [row for row, y in zip(df.cells, years, strict=True) if y == year]
+    return markdown(Frame(df.headers, cells)) if cells else ""
 
 
 def seed_markdown(rows: Sequence[dict], columns: Sequence[Column], footnotes: Sequence[str]) -> str:
@@ -220,6 +203,8 @@ def seed_markdown(rows: Sequence[dict], columns: Sequence[Column], footnotes: Se
 
 def layer_tree(title: str, layers: Sequence, total_macs: int) -> Tree:
     """Per-layer breakdown (module, params, MACs, share of the total) as a rich tree."""
+    from rich.tree import Tree
+
     root = Tree(title)
     nodes = {"": root}
     for layer in layers:

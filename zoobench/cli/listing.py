@@ -1,0 +1,43 @@
+"""`zoobench list`: the registry as a table."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from zoobench.cli.common import Family, Format, Output, app
+from zoobench.errors import ZooError
+from zoobench.output import formats, views
+
+
+@app.command("list")
+def list_cmd(
+    patterns: Annotated[list[str] | None, typer.Argument(help="Glob patterns over canonical names.")] = None,
+    family: Family = None,
+    year: Annotated[int | None, typer.Option("--year", help="Only models from this year.")] = None,
+    fmt: Format = None,
+    output: Output = None,
+) -> None:
+    """The registry: every model with its aliases, family, year, native resolution and paper."""
+    from zoobench import registry
+
+    specs = registry.select(patterns or [], all_models=not patterns, family=family)
+    if year is not None:
+        specs = [s for s in specs if s.year == year]
+    if not specs:
+        raise ZooError("no model matches that selection")
+    rows = [
+        {
+            "name": s.name,
+            "aliases": ", ".join(s.aliases),
+            "family": s.family,
+            "year": s.year,
+            "resolution": s.resolution,
+            "paper": s.paper.title,
+            "arxiv": s.paper.arxiv,
+            "torchvision_twin": s.torchvision,
+        }
+        for s in specs
+    ]
+    formats.emit(rows, views.LIST_COLUMNS, fmt=fmt, output=output, title=f"zoobench: {len(rows)} models")

@@ -1,0 +1,1 @@
+"""Presentation: writers (formats), column and footnote specs (views), safe files (files), progress (progress)."""

@@ -1,0 +1,157 @@
+"""Every column and footnote spec in one place: what each command's table shows and how its numbers read.
+
+Engines return rows of raw values; these specs turn them into headers, formatted cells and footnotes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from zoobench.output.columns import Column, integer, num, signed, text
+
+if TYPE_CHECKING:
+    from zoobench import timing
+
+# --- the seed's Markdown layout ----------------------------------------------------------------------------------
+
+SEED_COLUMNS = [
+    Column("model", "Model", text),
+    Column("params", "Params/Million", num(6, 1e6)),
+    Column("macs", "MACs/G", num(5, 1e9)),
+    Column("flops", "FLOPs/G", num(5, 1e9)),
+    Column("time_ms", "Time_cast/ms", num(2)),
+    Column("top1", "Top-1", num(2)),
+    Column("top5", "Top-5", num(2)),
+]
+
+
+# --- list ---------------------------------------------------------------------------------------------------------
+
+LIST_COLUMNS = [
+    Column("name", "Name", text),
+    Column("aliases", "Aliases", text),
+    Column("family", "Family", text),
+    Column("year", "Year", text),
+    Column("resolution", "Native res.", text),
+    Column("paper", "Paper", text),
+    Column("arxiv", "arXiv", text),
+]
+
+
+# --- profile ------------------------------------------------------------------------------------------------------
+
+
+def profile_columns(compare: bool, native: bool, md: bool = False) -> list[Column]:
+    """The seed's columns (the Markdown table keeps exactly those), plus input size, fp32 size and seed figures."""
+    cols = [
+        SEED_COLUMNS[0],
+        Column("resolution", "Input", lambda r: f"{r}x{r}"),
+        *SEED_COLUMNS[1:4],
+        Column("size_mb", "Size/MB (fp32)", num(1)),
+        *SEED_COLUMNS[4:],
+    ]
+    if not native:
+        cols.pop(1)
+    if md:
+        cols = [c for c in cols if c.key != "size_mb"]
+    if compare:
+        cols += [
+            Column("seed_model", "Seed row", text),
+            Column("seed_params", "Seed Params/Million", num(6, 1e6)),
+            Column("d_params", "ΔParams", integer),
+            Column("seed_flops", "Seed FLOPs/G", num(5, 1e9)),
+            Column("d_flops", "ΔFLOPs/G", signed(5, 1e9)),
+        ]
+    return cols
+
+
+def profile_footnotes(resolution: int | None, compare: bool, time_cast: str | None = None) -> list[str]:
+    at = "each model's native resolution (Input column)" if resolution is None else f"{resolution}x{resolution}"
+    notes = [
+        "Params/Million: all parameters (weights and biases), in millions.",
+        f"MACs/G: multiply-accumulates of convolutions, linear layers and matmuls per image (batch 1) at {at}, "
+        "in 10^9, counted at the aten level on the meta device. FLOPs/G = 2 x MACs/G.",
+        time_cast or "Time_cast/ms: not measured (--no-time); `zoobench bench` measures latency, nothing is estimated.",
+        "Top-1/Top-5: published ImageNet-1k val accuracy from each model's paper (`zoobench list` names it), "
+        "not measured by this table.",
+    ]
+    if compare:
+        notes.append(
+            "Seed columns: the seed README's figures; its FLOPs include BN/ReLU/pool elements and miss convolutions "
+            "that module hooks cannot see (docs/seed-reconciliation.md)."
+        )
+    return notes
+
+
+# --- check --------------------------------------------------------------------------------------------------------
+
+CHECK_COLUMNS = [
+    Column("model", "Model", text),
+    Column("status", "Status", text),
+    Column("params_baseline", "Params (baseline)", integer),
+    Column("params", "Params (now)", integer),
+    Column("macs_baseline", "MACs@224 (baseline)", integer),
+    Column("macs", "MACs@224 (now)", integer),
+]
+
+
+# --- eval ---------------------------------------------------------------------------------------------------------
+
+EVAL_COLUMNS = [
+    Column("model", "Model", text),
+    Column("weights", "Weights", text),
+    Column("crops", "Crops", text),
+    Column("crop_size", "Input", lambda r: f"{r}x{r}"),
+    Column("images", "Images", integer),
+    Column("top1", "Top-1", num(2)),
+    Column("top1_ci", "Top-1 95% CI", text),
+    Column("top5", "Top-5", num(2)),
+    Column("top5_ci", "Top-5 95% CI", text),
+    Column("images_per_s", "Images/s", num(1)),
+]
+
+
+# --- bench --------------------------------------------------------------------------------------------------------
+
+BENCH_COLUMNS = [
+    Column("model", "Model", text),
+    Column("threads", "Threads", text),
+    Column("median_ms", "Median/ms", num(3)),
+    Column("ci_pct", "CI95 ±%", num(1)),
+    Column("mean_ms", "Mean/ms", num(3)),
+    Column("std_ms", "Std/ms", num(3)),
+    Column("iqr_ms", "IQR/ms", num(3)),
+    Column("min_ms", "Min/ms", num(3)),
+    Column("max_ms", "Max/ms", num(3)),
+    Column("p90_ms", "p90/ms", num(3)),
+    Column("p99_ms", "p99/ms", num(3)),
+    Column("runs", "Runs", integer),
+    Column("images_per_s", "Images/s", num(1)),
+    Column("gflops_per_s", "GFLOP/s", num(1)),
+    Column("peak_share", "fp32 peak %", num(1, 0.01)),
+    Column("stop", "Stop", text),
+    Column("busy", "Busy", lambda v: "yes" if v else ""),
+]
+BENCH_COMPARE_COLUMNS = [
+    Column("model", "Model", text),
+    Column("threads", "Threads", text),
+    Column("base_median_ms", "Baseline/ms", num(3)),
+    Column("median_ms", "Now/ms", num(3)),
+    Column("change_pct", "Change %", signed(1)),
+    Column("p_value", "p (Mann-Whitney)", lambda v: "" if v is None else f"{v:.2g}"),
+    Column("verdict", "Verdict", text),
+    Column("busy", "Busy", lambda v: "yes" if v else ""),
+]
+
+
+def bench_notes(config: timing.BenchConfig, policy: timing.Policy) -> list[str]:
+    res = "each model's native resolution" if config.resolution is None else f"{config.resolution}x{config.resolution}"
+    return [
+        f"Latency of one forward pass: batch {config.batch}, {res}, {config.dtype}, {config.device}, eval mode under "
+        "torch.inference_mode, fixed-seed input; warm-up excluded (docs/methodology.md).",
+        f"Median of runs (each run a block of calls lasting >= {1e3 * policy.min_block_time:g} ms); stops when the 95% "
+        f"CI of the median is within ±{100 * policy.rel_ci:g}% (Stop = ci) or after --max-time {policy.max_time:g} s "
+        "(Stop = max_time).",
+        "GFLOP/s: 2 x MACs per image x images/s. fp32 peak %: of cores x clock x FMA width from /proc/cpuinfo "
+        "(assumptions in each row's peak_basis; an upper-bound peak, so the share is a lower bound).",
+    ]
