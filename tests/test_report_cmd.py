@@ -217,10 +217,10 @@ def test_rows_from_the_real_writers_are_recognised(tmp_path: Path) -> None:
     """profile's rows from complexity.profile, bench's from timing.Measurement: a renamed key fails here."""
     import dataclasses
 
-    from zoobench import complexity, timing
+    from zoobench import profiling, timing
     from zoobench.output import formats as report
 
-    prof = complexity.profile([registry.get_spec("resnet18")], 224)
+    prof = profiling.profile([registry.get_spec("resnet18")], 224, time=False).rows
     (tmp_path / "profile.json").write_text(report.to_json(prof, ENV_A))
     fields = {f.name: None for f in dataclasses.fields(timing.Measurement)}
     fields.update(model="resnet18", device="cpu", dtype="fp32", median_ms=12.5, threads=2, batch=1, resolution=224)

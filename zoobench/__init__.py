@@ -15,7 +15,7 @@ _API = {
     "evaluate": "zoobench.imagenet.evaluate",
     "get_spec": "zoobench.registry",
     "list_models": "zoobench.registry",
-    "profile": "zoobench.complexity",
+    "profile": "zoobench.api",
     "select": "zoobench.registry",
 }
 

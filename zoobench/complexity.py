@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
-from zoobench.errors import ZooError
+from zoobench.errors import ZooError, guarded
 from zoobench.registry import ModelSpec
 
 
@@ -49,7 +49,8 @@ def build_meta(spec: ModelSpec) -> nn.Module:
     """Build a model on the meta device: shapes only, no memory, no initialisation cost."""
     with torch.device("meta"), _no_init():
         model = spec.build()
-    return model.eval()
+    with guarded(f"{spec.name}: eval()"):
+        return model.eval()
 
 
 @contextmanager
@@ -83,12 +84,9 @@ def _dummy_input(model: nn.Module, resolution: int, batch: int = 1) -> torch.Ten
 def _run(model: nn.Module, name: str, resolution: int, counter: TorchDispatchMode) -> None:
     if resolution <= 0:
         raise ZooError(f"resolution must be a positive number of pixels, got {resolution}")
-    try:
-        with torch.no_grad(), counter:
-            model(_dummy_input(model, resolution))
-    except RuntimeError as exc:  # shape errors: the input is too small for this architecture
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ZooError(f"{name} cannot run at {resolution}x{resolution}: {first}") from exc
+    # Any error of the forward is the model's (a shape error: the input is too small for it; a user model's bug).
+    with guarded(f"{name} cannot run at {resolution}x{resolution}"), torch.no_grad(), counter:
+        model(_dummy_input(model, resolution))
 
 
 class _TotalFlops(TorchDispatchMode):
@@ -126,6 +124,8 @@ def measure(spec: ModelSpec, resolution: int | None = None) -> Complexity:
 
 def layer_costs(spec: ModelSpec, resolution: int | None = None, max_depth: int = 2) -> list[LayerCost]:
     """Per-module params and MACs down to `max_depth` levels, in module order ("" is the whole model)."""
+    if max_depth < 0:
+        raise ZooError(f"max_depth must be >= 0 (0 shows the whole model only), got {max_depth}")
     resolution = spec.resolution if resolution is None else resolution
     model = build_meta(spec)
     counter = FlopCounterMode(display=False, depth=None)
@@ -141,52 +141,3 @@ def layer_costs(spec: ModelSpec, resolution: int | None = None, max_depth: int =
         macs = sum(counts.get(key, {}).values()) // 2
         rows.append(LayerCost(name, depth, count_params(module), macs))
     return rows
-
-
-def profile(specs: list[ModelSpec], resolution: int | None = 224, compare_seed: bool = False) -> list[dict]:
-    """One row per model: params, MACs and FLOPs per image at `resolution` (None: each model's native one)."""
-    rows = []
-    for spec in specs:
-        c = measure(spec, resolution)
-        acc = spec.accuracy
-        row = {
-            "model": spec.name,
-            "family": spec.family,
-            "year": spec.year,
-            "resolution": c.resolution,
-            "batch": 1,
-            "params": c.params,
-            "macs": c.macs,
-            "flops": c.flops,
-            "size_mb": c.size_mb,
-            "time_ms": None,  # filled only by a real measurement (zoobench bench)
-            "top1": acc.top1 if acc else None,
-            "top5": acc.top5 if acc else None,
-            "accuracy_source": acc.source if acc else None,
-        }
-        if compare_seed:
-            row.update(seed_comparison(spec, c))
-        rows.append(row)
-    return rows
-
-
-def seed_comparison(spec: ModelSpec, c: Complexity) -> dict:
-    """The seed's published params/FLOPs beside ours (seed FLOPs were measured at 224)."""
-    seed = spec.seed_figures
-    if seed is None:
-        return {
-            "seed_model": None,
-            "seed_params": None,
-            "d_params": None,
-            "seed_flops": None,
-            "d_flops": None,
-        }
-    seed_params = round(seed.params_m * 1e6)
-    seed_flops = seed.flops_g * 1e9
-    return {
-        "seed_model": seed.name,
-        "seed_params": seed_params,
-        "d_params": c.params - seed_params,
-        "seed_flops": seed_flops,
-        "d_flops": c.flops - seed_flops,
-    }

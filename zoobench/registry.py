@@ -1,8 +1,9 @@
-"""Model registry: one ModelSpec per model, a `register` decorator, and selection by name/alias/glob.
+"""Model registry: one ModelSpec per model, registered a family at a time, and selection by name/alias/glob.
 
-Families register builders with `@register(...)` (the torchvision/timm pattern). Lookup is case-insensitive over
-canonical names and aliases; globs match canonical names. `torchvision:<name>` and `package.module:callable` let
-users run every command on models outside the zoo.
+Each family module ends with one `register(family, variants=[variant(...), ...])` call: the family's shared fields
+once, then one row per model. Lookup is case-insensitive over canonical names and aliases; globs match canonical
+names. `torchvision:<name>` and `package.module:callable` let users run every command on models outside the zoo;
+building those goes through one guarded path, so whatever the user's code does ends in one ZooError.
 """
 
 from __future__ import annotations
@@ -11,18 +12,21 @@ import csv
 import difflib
 import fnmatch
 import importlib
+import inspect
 import pkgutil
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import TypeVar
 
 from torch import nn
 
-from zoobench.errors import ZooError
+from zoobench.errors import ZooError, guarded
 
 Builder = Callable[..., nn.Module]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,21 @@ class ModelSpec:
     external: bool = False  # built from torchvision:<name> or module:callable, not registered
 
     def build(self, **overrides) -> nn.Module:
-        return self.builder(**{**self.kwargs, **overrides})
+        """The model with random weights; `overrides` go to the builder on top of the spec's kwargs.
+
+        A zoo model is built plainly. An external one runs user code: its failure, a call it cannot take, or a
+        result that is not an nn.Module becomes one ZooError naming the model.
+        """
+        kwargs = {**self.kwargs, **overrides}
+        if not self.external:
+            return self.builder(**kwargs)
+        what = f"cannot build {self.name!r}"
+        _check_call(self.builder, kwargs, what)
+        with guarded(what):
+            model = self.builder(**kwargs)
+        if not isinstance(model, nn.Module):
+            raise ZooError(f"{what}: its builder returned {type(model).__name__}, not a torch.nn.Module")
+        return model
 
     @property
     def seed_figures(self) -> SeedFigures | None:
@@ -84,51 +102,105 @@ _REGISTRY: dict[str, ModelSpec] = {}
 _ALIASES: dict[str, str] = {}  # lowercased name or alias -> canonical name
 
 
-def register(
+def _check_call(builder: Builder, kwargs: dict, what: str) -> None:
+    """Refuse a builder that cannot be called with `kwargs` (one that needs arguments) before calling it."""
+    try:
+        signature = inspect.signature(builder)
+    except Exception:  # no usable signature (C callables, odd objects): the guarded call itself will tell
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as exc:
+        args = ", ".join(kwargs) if kwargs else "no arguments"
+        raise ZooError(f"{what}: its builder cannot be called with {args}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One model of a family's table: what differs from its siblings. None fields take the family's value."""
+
+    name: str
+    seed: str | None = None
+    accuracy: Accuracy | None = None
+    torchvision: str | None = None
+    aliases: tuple[str, ...] = ()
+    resolution: int | None = None
+    year: int | None = None
+    paper: Paper | None = None
+    builder: Builder | None = None
+    kwargs: dict = field(default_factory=dict)
+
+
+def variant(
     name: str,
-    *,
-    family: str,
-    year: int,
-    paper: Paper,
-    aliases: Iterable[str] = (),
-    resolution: int = 224,
     seed: str | None = None,
     accuracy: Accuracy | None = None,
+    *,
     torchvision: str | None = None,
+    aliases: Iterable[str] = (),
+    resolution: int | None = None,
+    year: int | None = None,
+    paper: Paper | None = None,
+    builder: Builder | None = None,
     **kwargs,
-) -> Callable[[Builder], Builder]:
-    """Register the decorated builder under `name`; extra kwargs are passed to the builder.
+) -> Variant:
+    """One row of a family's table: name, seed row, published accuracy, metadata; extra kwargs go to the builder."""
+    return Variant(name, seed, accuracy, torchvision, tuple(aliases), resolution, year, paper, builder, kwargs)
 
-    The seed display name is always an alias. Decorators stack, so one builder can serve several models.
+
+def register(
+    family: str,
+    *,
+    variants: Iterable[Variant],
+    builder: Builder | None = None,
+    year: int | None = None,
+    paper: Paper | None = None,
+    resolution: int = 224,
+) -> None:
+    """Register a family's models: its shared fields once, then one `variant(...)` row per model.
+
+    Why one table per family: shared fields are written once and each model is one row, grid or hand-written alike.
+    The seed display name is always an alias. Every row is checked before any is registered, so a bad table
+    registers nothing.
     """
-
-    def decorate(builder: Builder) -> Builder:
-        all_aliases = tuple(dict.fromkeys([*aliases, *([seed] if seed else [])]))
-        spec = ModelSpec(
-            name=name,
-            builder=builder,
-            family=family,
-            year=year,
-            paper=paper,
-            aliases=all_aliases,
-            resolution=resolution,
-            seed=seed,
-            accuracy=accuracy,
-            torchvision=torchvision,
-            kwargs=kwargs,
-        )
-        if seed and seed.lower() not in seed_table():
-            raise ValueError(f"{name}: seed row {seed!r} is not in the seed table")
-        for key in (name, *all_aliases):
-            owner = _ALIASES.get(key.lower())
-            if owner is not None and owner != name:
+    specs = [_spec(family, v, builder, year, paper, resolution) for v in variants]
+    taken = dict(_ALIASES)
+    for spec in specs:
+        for key in (spec.name, *spec.aliases):
+            owner = taken.setdefault(key.lower(), spec.name)
+            if owner != spec.name:
                 raise ValueError(f"{key!r} already names {owner}")
-        _REGISTRY[name] = spec
-        for key in (name, *all_aliases):
-            _ALIASES[key.lower()] = name
-        return builder
+    for spec in specs:
+        _REGISTRY[spec.name] = spec
+        _ALIASES.update((key.lower(), spec.name) for key in (spec.name, *spec.aliases))
 
-    return decorate
+
+def _spec(
+    family: str, row: Variant, builder: Builder | None, year: int | None, paper: Paper | None, resolution: int
+) -> ModelSpec:
+    """A row with the family's fields filled in; ValueError (a bug in a family module) when one is missing."""
+    if row.seed and row.seed.lower() not in seed_table():
+        raise ValueError(f"{row.name}: seed row {row.seed!r} is not in the seed table")
+    builder, year, paper = _given(row.builder, builder), _given(row.year, year), _given(row.paper, paper)
+    if builder is None or year is None or paper is None:
+        raise ValueError(f"{row.name}: builder, year and paper must be given by the row or its family")
+    return ModelSpec(
+        name=row.name,
+        builder=builder,
+        family=family,
+        year=year,
+        paper=paper,
+        aliases=tuple(dict.fromkeys([*row.aliases, *([row.seed] if row.seed else [])])),
+        resolution=_given(row.resolution, resolution),
+        seed=row.seed,
+        accuracy=row.accuracy,
+        torchvision=row.torchvision,
+        kwargs=row.kwargs,
+    )
+
+
+def _given(value: T | None, default: T | None) -> T | None:
+    return default if value is None else value
 
 
 @cache
@@ -167,10 +239,11 @@ def _load_families() -> None:
 def all_specs() -> list[ModelSpec]:
     """Every registered model, ordered by year, then family, then name in natural order (resnet18 < resnet101)."""
     _load_families()
-    return sorted(_REGISTRY.values(), key=lambda s: (s.year, s.family, _natural_key(s.name)))
+    return sorted(_REGISTRY.values(), key=lambda s: (s.year, s.family, natural_key(s.name)))
 
 
-def _natural_key(name: str) -> list:
+def natural_key(name: str) -> list:
+    """Sort key that orders digit runs by value: resnet18 < resnet34 < resnet101."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
@@ -213,11 +286,9 @@ def _external_spec(ref: str) -> ModelSpec:
 
         family = "torchvision"
     else:
-        try:
-            module = importlib.import_module(module_name)
-            builder = getattr(module, attr)
-        except Exception as exc:  # any import failure is the user's input, reported in one line
-            raise ZooError(f"cannot import {ref!r}: {type(exc).__name__}: {exc}") from exc
+        # Importing runs the user's module: whatever it raises, sys.exit() included, is their input, in one line.
+        with guarded(f"cannot import {ref!r}"):
+            builder = getattr(importlib.import_module(module_name), attr)
         if not callable(builder):
             raise ZooError(f"{ref!r} is not callable")
         family = "external"

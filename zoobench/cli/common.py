@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+from zoobench import __version__
+
+if TYPE_CHECKING:
+    from zoobench.output.progress import Progress
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="Benchmark a zoo of ImageNet CNNs: params, MACs/FLOPs, latency, accuracy.",
 )
-err = Console(stderr=True, soft_wrap=True)
+
+
+class _StderrConsole:
+    """rich's stderr console, made on first use: commands that print nothing rich (prepare-imagenet under a log)
+    must not pay rich's import."""
+
+    _console = None
+
+    def __getattr__(self, name: str) -> object:
+        if _StderrConsole._console is None:
+            from rich.console import Console
+
+            _StderrConsole._console = Console(stderr=True, soft_wrap=True)
+        return getattr(_StderrConsole._console, name)
+
+
+err = _StderrConsole()
 
 # Shared option types, so every command spells them the same way.
 Models = Annotated[
@@ -36,6 +59,33 @@ Native = Annotated[
 ]
 
 
+def _version(value: bool) -> None:
+    if value:
+        print(f"zoobench {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_version)
+    ] = False,
+) -> None:
     """--debug is read by main() before Typer parses, so that it also covers errors in parsing."""
+
+
+def progress_for(describe: Callable[[object], str]) -> AbstractContextManager[Progress]:
+    """The progress display for this stderr: n/N bars on a terminal, one line per finished item otherwise."""
+    from zoobench.output import progress
+
+    if sys.stderr.isatty():
+        return progress.Bars(describe)
+    return nullcontext(progress.Lines(describe=describe))
+
+
+def note(text: str) -> None:
+    """One informational line on stderr in the house style (`zoobench: note: …`)."""
+    from zoobench.output.progress import line
+
+    print(line("note", text), file=sys.stderr, flush=True)

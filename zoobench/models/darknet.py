@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from zoobench.models._blocks import ConvBNAct
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 YOLO9000 = Paper("YOLO9000: Better, Faster, Stronger", "1612.08242")
 YOLOV3 = Paper("YOLOv3: An Incremental Improvement", "1804.02767")
@@ -112,27 +112,33 @@ def _init(model: nn.Module) -> None:
         nn.init.normal_(head.weight, 0, 0.01)
 
 
-@register(
-    "darknet19",
-    family="darknet",
-    year=2016,
-    paper=YOLO9000,
-    seed="DarkNet19(YOLOv2)",
-    resolution=224,
-    accuracy=Accuracy(72.9, 91.2, "paper §3 (Faster: Training for classification), 1-crop 224"),
-)
 def darknet19(**kwargs) -> DarkNet19:
     return DarkNet19(**kwargs)
 
 
-@register(
-    "darknet53",
-    family="darknet",
-    year=2018,
-    paper=YOLOV3,
-    seed="DarkNet53(YOLOv3)",
-    resolution=256,  # "tested at 256 x 256, single crop" (YOLOv3 §2.4)
-    accuracy=Accuracy(77.2, 93.8, "paper Table 2, 1-crop 256"),
-)
 def darknet53(**kwargs) -> DarkNet53:
     return DarkNet53(**kwargs)
+
+
+register(
+    "darknet",
+    variants=[
+        variant(
+            "darknet19",
+            "DarkNet19(YOLOv2)",
+            Accuracy(72.9, 91.2, "paper §3 (Faster: Training for classification), 1-crop 224"),
+            builder=darknet19,
+            year=2016,
+            paper=YOLO9000,
+        ),
+        variant(
+            "darknet53",
+            "DarkNet53(YOLOv3)",
+            Accuracy(77.2, 93.8, "paper Table 2, 1-crop 256"),
+            builder=darknet53,
+            year=2018,
+            paper=YOLOV3,
+            resolution=256,  # "tested at 256 x 256, single crop" (YOLOv3 §2.4)
+        ),
+    ],
+)

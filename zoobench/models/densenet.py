@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoobench.models._blocks import init_weights
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 PAPER = Paper("Densely Connected Convolutional Networks", "1608.06993")
 
@@ -118,44 +118,37 @@ def _accuracy(top1_err: float, top5_err: float) -> Accuracy:
     return Accuracy(round(100 - top1_err, 2), round(100 - top5_err, 2), "paper Table 3, 1-crop 224")
 
 
-@register(
-    "densenet121",
-    family="densenet",
-    year=2017,
-    paper=PAPER,
-    seed="DenseNet121",
-    accuracy=_accuracy(25.02, 7.71),
-    torchvision="densenet121",
-    block_config=(6, 12, 24, 16),
-)
-@register(
-    "densenet169",
-    family="densenet",
-    year=2017,
-    paper=PAPER,
-    seed="DenseNet169",
-    accuracy=_accuracy(23.80, 6.85),
-    torchvision="densenet169",
-    block_config=(6, 12, 32, 32),
-)
-@register(
-    "densenet201",
-    family="densenet",
-    year=2017,
-    paper=PAPER,
-    seed="DenseNet201",
-    accuracy=_accuracy(22.58, 6.34),
-    torchvision="densenet201",
-    block_config=(6, 12, 48, 32),
-)
-@register(
-    "densenet264",
-    family="densenet",
-    year=2017,
-    paper=PAPER,
-    seed="DenseNet264",
-    accuracy=_accuracy(22.15, 6.12),
-    block_config=(6, 12, 64, 48),
-)
 def densenet(block_config: tuple[int, ...], **kwargs) -> DenseNet:
     return DenseNet(32, block_config, 64, **kwargs)
+
+
+register(
+    "densenet",
+    builder=densenet,
+    year=2017,
+    paper=PAPER,
+    variants=[
+        variant(
+            "densenet121",
+            "DenseNet121",
+            _accuracy(25.02, 7.71),
+            torchvision="densenet121",
+            block_config=(6, 12, 24, 16),
+        ),
+        variant(
+            "densenet169",
+            "DenseNet169",
+            _accuracy(23.80, 6.85),
+            torchvision="densenet169",
+            block_config=(6, 12, 32, 32),
+        ),
+        variant(
+            "densenet201",
+            "DenseNet201",
+            _accuracy(22.58, 6.34),
+            torchvision="densenet201",
+            block_config=(6, 12, 48, 32),
+        ),
+        variant("densenet264", "DenseNet264", _accuracy(22.15, 6.12), block_config=(6, 12, 64, 48)),
+    ],
+)

@@ -12,12 +12,11 @@ uses; those weights are what separate the seed's counts from ours (docs/_recon/d
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from zoobench.registry import Accuracy, Builder, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 PAPER = Paper("Deep Layer Aggregation", "1707.06484")
 YEAR = 2018  # the seed table's year (CVPR 2018)
@@ -217,32 +216,43 @@ def _compact(top1_err: float, top5_err: float) -> Accuracy:
     )
 
 
-_COMMON = {"family": "dla", "year": YEAR, "paper": PAPER}
-
-
-def _variant(
-    name: str,
-    seed: str,
-    accuracy: Accuracy,
-    levels: tuple[int, ...],
-    channels: tuple[int, ...],
-    block: Block = Bottleneck,
-    **kwargs,
-) -> Callable[[Builder], Builder]:
-    """Register one DLA: the family's shared fields filled in, so each model is one line below."""
-    return register(
-        name, seed=seed, accuracy=accuracy, levels=levels, channels=channels, block=block, **kwargs, **_COMMON
-    )
-
-
-@_variant("dla34", "DLA-34", _NO_TABLE, _LEVELS_34, (16, 32, 64, 128, 256, 512), block=BasicBlock)
-@_variant("dla46_c", "DLA-46-C", _compact(35.1, 13.3), _LEVELS_34, _COMPACT)
-@_variant("dla46x_c", "DLA-X-46-C", _compact(34.0, 13.0), _LEVELS_34, _COMPACT, **_X)
-@_variant("dla60x_c", "DLA-X-60-C", _compact(32.0, 11.6), _LEVELS_60, _COMPACT, **_X)
-@_variant("dla60", "DLA-60", _NO_TABLE, _LEVELS_60, _WIDE)
-@_variant("dla60x", "DLA-X-60", _NO_TABLE, _LEVELS_60, _WIDE, **_X)
-@_variant("dla102", "DLA-102", _NO_TABLE, _LEVELS_102, _WIDE, shortcut_root=True)
-@_variant("dla102x", "DLA-X-102", _NO_TABLE, _LEVELS_102, _WIDE, shortcut_root=True, **_X)
-@_variant("dla169", "DLA-169", _NO_TABLE, _LEVELS_169, _WIDE, shortcut_root=True)
 def dla(levels: tuple[int, ...], channels: tuple[int, ...], block: Block, **kwargs) -> DLA:
     return DLA(levels, channels, block, **kwargs)
+
+
+register(
+    "dla",
+    builder=dla,
+    year=YEAR,
+    paper=PAPER,
+    variants=[
+        variant(
+            "dla34", "DLA-34", _NO_TABLE, levels=_LEVELS_34, channels=(16, 32, 64, 128, 256, 512), block=BasicBlock
+        ),
+        variant("dla46_c", "DLA-46-C", _compact(35.1, 13.3), levels=_LEVELS_34, channels=_COMPACT, block=Bottleneck),
+        variant(
+            "dla46x_c", "DLA-X-46-C", _compact(34.0, 13.0), levels=_LEVELS_34, channels=_COMPACT, block=Bottleneck, **_X
+        ),
+        variant(
+            "dla60x_c", "DLA-X-60-C", _compact(32.0, 11.6), levels=_LEVELS_60, channels=_COMPACT, block=Bottleneck, **_X
+        ),
+        variant("dla60", "DLA-60", _NO_TABLE, levels=_LEVELS_60, channels=_WIDE, block=Bottleneck),
+        variant("dla60x", "DLA-X-60", _NO_TABLE, levels=_LEVELS_60, channels=_WIDE, block=Bottleneck, **_X),
+        variant(
+            "dla102", "DLA-102", _NO_TABLE, levels=_LEVELS_102, channels=_WIDE, block=Bottleneck, shortcut_root=True
+        ),
+        variant(
+            "dla102x",
+            "DLA-X-102",
+            _NO_TABLE,
+            levels=_LEVELS_102,
+            channels=_WIDE,
+            block=Bottleneck,
+            **_X,
+            shortcut_root=True,
+        ),
+        variant(
+            "dla169", "DLA-169", _NO_TABLE, levels=_LEVELS_169, channels=_WIDE, block=Bottleneck, shortcut_root=True
+        ),
+    ],
+)

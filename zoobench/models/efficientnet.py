@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from zoobench.models._blocks import ConvBNAct, SqueezeExcitation, make_divisible
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 PAPER = Paper("EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks", "1905.11946")
 YEAR = 2019

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoobench.models._blocks import init_weights
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 GOING_DEEPER = Paper("Going Deeper with Convolutions", "1409.4842")
 BATCH_NORM = Paper(

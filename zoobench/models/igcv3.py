@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from zoobench.models._blocks import ConvBNAct, init_weights
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 PAPER = Paper("IGCV3: Interleaved Low-Rank Group Convolutions for Efficient Deep Neural Networks", "1806.00178")
 

@@ -23,7 +23,7 @@ from torch import nn
 
 from zoobench.models._blocks import init_weights
 from zoobench.models.googlenet import BasicConv2d, to_unit_range
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 RETHINKING = Paper("Rethinking the Inception Architecture for Computer Vision", "1512.00567")
 INCEPTION_V4 = Paper("Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning", "1602.07261")

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from zoobench.models._blocks import ConvBNAct, init_weights, make_divisible
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 V1_PAPER = Paper("MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications", "1704.04861")
 V2_PAPER = Paper("MobileNetV2: Inverted Residuals and Linear Bottlenecks", "1801.04381")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from zoobench.models._blocks import ConvBNAct, init_weights
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 PAPER = Paper("Pelee: A Real-Time Object Detection System on Mobile Devices", "1804.06882")
 

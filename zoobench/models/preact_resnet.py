@@ -18,7 +18,7 @@ from torch import nn
 
 from zoobench.models._blocks import init_weights
 from zoobench.models.resnet import conv1x1, conv3x3
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 PAPER = Paper("Identity Mappings in Deep Residual Networks", "1603.05027")
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from zoobench.models._blocks import init_weights
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 PAPER = Paper("Deep Residual Learning for Image Recognition", "1512.03385")
 

@@ -10,7 +10,7 @@ zoobench.models.resnet.ResNet (torchvision's layout), built with groups=C and wi
 from __future__ import annotations
 
 from zoobench.models.resnet import Bottleneck, ResNet
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 PAPER = Paper("Aggregated Residual Transformations for Deep Neural Networks", "1611.05431")
 

@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 PAPER = Paper("SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size", "1602.07360")
 

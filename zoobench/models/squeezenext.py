@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from zoobench.models._blocks import ConvBNAct, init_weights
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 PAPER = Paper("SqueezeNext: Hardware-Aware Neural Network Design", "1803.10615")
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from zoobench.models._blocks import init_weights
-from zoobench.registry import Accuracy, Paper, register
+from zoobench.registry import Accuracy, Paper, register, variant
 
 PAPER = Paper("Very Deep Convolutional Networks for Large-Scale Image Recognition", "1409.1556")
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from zoobench.output.columns import Column, integer, num, signed, text
+from zoobench.output.progress import line
 
 if TYPE_CHECKING:
     from zoobench import timing
+    from zoobench.complexity import LayerCost
+    from zoobench.profiling import TimeCast
 
 # --- the seed's Markdown layout ----------------------------------------------------------------------------------
 
@@ -81,6 +84,55 @@ def profile_footnotes(resolution: int | None, compare: bool, time_cast: str | No
             "that module hooks cannot see (docs/seed-reconciliation.md)."
         )
     return notes
+
+
+def time_cast_note(tc: TimeCast | None) -> str | None:
+    """Time_cast's footnote: how it was measured, or None (the default note says it was not)."""
+    if tc is None:
+        return None
+    return (
+        "Time_cast/ms: measured median latency of one forward pass in ms (batch 1, fp32, eval mode, "
+        f"torch.inference_mode, warm-up excluded) with {tc.threads} pinned thread(s) on "
+        f"{tc.cpu} ({tc.cores} usable cores), a quick budget of "
+        f"~{tc.budget_s:g} s per model; `zoobench bench` measures carefully (docs/methodology.md)."
+        + (f" {tc.busy} of {tc.timed} models were timed while the machine was busy." if tc.busy else "")
+    )
+
+
+def busy_warning(busy: int, total: int) -> str:
+    """The one wording of "the machine was busy", for every command that times."""
+    return line("warning", f"{busy} of {total} measurement(s) ran on a busy machine; rerun on a quiet one")
+
+
+def failed_summary(failed: list[str], total: int) -> str:
+    """The closing line of a bulk run in which some models failed (each already had its own error line)."""
+    return f"{len(failed)} of {total} model(s) failed: {', '.join(failed)}"
+
+
+LAYER_COLUMNS = [
+    Column("model", "Model", text),
+    Column("module", "Module", text),
+    Column("depth", "Depth", text),
+    Column("params", "Params", integer),
+    Column("macs", "MACs", integer),
+    Column("share_pct", "Share %", num(1)),
+]
+
+
+def layer_title(model: str, resolution: int, params: int, macs: int) -> str:
+    return f"{model} at {resolution}px: {params:,} params, {macs:,} MACs per image"
+
+
+def layer_row(model: str, resolution: int, layer: LayerCost, total_macs: int) -> dict:
+    return {
+        "model": model,
+        "resolution": resolution,
+        "module": layer.name or "(whole model)",
+        "depth": layer.depth,
+        "params": layer.params,
+        "macs": layer.macs,
+        "share_pct": 100 * layer.macs / total_macs if total_macs else None,
+    }
 
 
 # --- check --------------------------------------------------------------------------------------------------------
