@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint fmt check clean
+.PHONY: install run test lint fmt check demo clean
 
 install: $(STAMP)
 
@@ -36,6 +36,15 @@ fmt: install
 
 check: install
 	$(BIN)/zoobench check
+
+# `make bench-profile_all` runs benchmarks/profile_all.py with the venv's Python (results land in results/).
+bench-%: install
+	$(BIN)/python benchmarks/$*.py
+
+# The small ILSVRC-shaped archives and val set the README's eval and prepare walkthroughs use.
+DEMO ?= demo
+demo: install
+	PYTHONPATH=tests $(BIN)/python tests/make_demo.py $(DEMO)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

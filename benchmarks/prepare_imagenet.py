@@ -171,7 +171,7 @@ class Sampler(threading.Thread):
 
 def ours(arch, dest: Path, workers: int) -> float:
     start = time.perf_counter()
-    result = prepare(arch.folder, dest, workers=workers, quiet=True)
+    result = prepare(arch.folder, dest, workers=workers)
     seconds = time.perf_counter() - start
     assert result.ok, result.problems
     return seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 from torch import nn
@@ -52,3 +53,48 @@ class _FailsOnRealTensors(nn.Module):
 
 def broken() -> nn.Module:
     return _FailsOnRealTensors()
+
+
+def other() -> nn.Module:
+    """A second plain model, so a batch has several that measure fine."""
+    return tiny(num_classes=4)
+
+
+# --- user builders and models that go wrong (the bad-input suite and the record-and-continue tests) -------------
+
+
+def raises() -> nn.Module:
+    raise ValueError("this builder is broken")
+
+
+def returns_42() -> int:
+    return 42
+
+
+def returns_none() -> None:
+    return None
+
+
+def needs_args(depth: int) -> nn.Module:
+    return tiny()
+
+
+class _TypeErrorOnRealTensors(_FailsOnRealTensors):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "meta":
+            raise TypeError("forward() got an unexpected tensor")
+        return super().forward(x)
+
+
+def forward_typeerror() -> nn.Module:
+    return _TypeErrorOnRealTensors()
+
+
+# Set in a `bench` subprocess that a test kills while it waits here: the models before it are already saved.
+STALL_ENV = "BENCHNETS_STALL"
+
+
+def stall() -> nn.Module:
+    if os.environ.get(STALL_ENV):
+        time.sleep(600)
+    return tiny(num_classes=6)

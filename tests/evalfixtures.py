@@ -5,18 +5,27 @@ A crop's top-left pixel says what the model answers for that crop: red = STEP * 
 green = 10 * c sets the confidence c. Logits: c for p, 0.8c for p+1, ... 0.2c for p+4 (mod the class count), 0 for
 the rest, so the top-5 is p, p+1, ..., p+4 in that order. The tests choose p per image, so every top-1 and top-5
 verdict is known before the pipeline runs. Reachable as `evalfixtures:pixel_model` (tests/ on sys.path).
+
+`run_ranks` runs the CLI as a hand-started group of processes (torchrun's environment, gloo on 127.0.0.1).
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
+import socket
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from torch import nn
 
+from zoobench.cli import main
 from zoobench.imagenet.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 STEP = 8  # red levels per class: JPEG's small colour shifts still round to the right class
@@ -60,6 +69,23 @@ def pixel_model_7() -> nn.Module:
     return PixelModel(7)
 
 
+class _DiesOnRank1(PixelModel):
+    """On rank 1, its second forward (the first batch, after the probe) kills the process: no Python cleanup,
+    no message, the way the OOM killer or a lost node ends a rank."""
+
+    calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        type(self).calls += 1
+        if os.environ.get("RANK") == "1" and type(self).calls >= 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().forward(x)
+
+
+def dies_on_rank_1() -> nn.Module:
+    return _DiesOnRank1(10)
+
+
 WNIDS = [f"n{1000 + 37 * i:08d}" for i in range(10)]  # sorted order = index order
 
 
@@ -100,3 +126,61 @@ def expected_counts(made: list[tuple[str, int, int]]) -> tuple[int, int]:
     top1 = sum(1 for _, label, p in made if (label - p) % 10 == 0)
     top5 = sum(1 for _, label, p in made if (label - p) % 10 < 5)
     return top1, top5
+
+
+# --- hand-started process groups -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rank_main(rank: int, world: int, port: int, argv: list[str], folder: str) -> None:
+    """One torchrun-like process: torchrun's environment, then the CLI; stdout, stderr and exit code to files."""
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
+    torch.set_num_threads(1)
+    code = 0
+    with open(f"{folder}/out{rank}", "w") as out, open(f"{folder}/err{rank}", "w") as err:
+        sys.stdout, sys.stderr = out, err
+        try:
+            main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    Path(f"{folder}/rc{rank}").write_text(str(code))
+    os._exit(0)
+
+
+def run_ranks(folder: Path, world: int, argv: list[str] | list[list[str]]) -> list[tuple[int, str, str]]:
+    """Run the CLI in `world` processes joined through env:// (what torchrun sets up), gloo on CPU; their
+    stdout, stderr and exit codes go to files in `folder`. A rank that was killed reads as exit code -signal.
+
+    `argv` is the command line of every rank, or one per rank (a node whose disk differs)."""
+    per_rank = argv if isinstance(argv[0], list) else [argv] * world
+    ctx = multiprocessing.get_context("fork")  # torch is already imported here: fork starts in milliseconds
+    port = free_port()
+    procs = [ctx.Process(target=_rank_main, args=(r, world, port, per_rank[r], str(folder))) for r in range(world)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        if p.is_alive():
+            p.kill()
+            pytest.fail("a rank hung")
+    rc = [folder / f"rc{r}" for r in range(world)]
+    return [
+        (
+            int(rc[r].read_text()) if rc[r].exists() else procs[r].exitcode,
+            (folder / f"out{r}").read_text(),
+            (folder / f"err{r}").read_text(),
+        )
+        for r in range(world)
+    ]

@@ -320,5 +320,5 @@ def prepared_imagenet(
 
     tmp = Path(tmp)
     arch = make_imagenet_archives(tmp / "src", n_classes, n_train, n_val, **kwargs)
-    prepare(arch.folder, tmp / "out", workers=1, quiet=True)
+    prepare(arch.folder, tmp / "out", workers=1)
     return tmp / "out", arch

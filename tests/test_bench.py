@@ -7,6 +7,11 @@ import io
 import itertools
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import benchnets
 import numpy as np
@@ -17,7 +22,9 @@ from clihelp import assert_one_line_error, run_cli
 
 from zoobench import environment, registry, timing
 from zoobench.errors import ZooError
-from zoobench.timing import BenchConfig, LoadSample, Policy
+from zoobench.timing.config import BenchConfig
+from zoobench.timing.loop import Policy
+from zoobench.timing.machine import LoadSample
 
 QUICK_TEST = Policy(max_time=0.3, warmup_min_calls=2, warmup_min_time=0.02)
 
@@ -326,6 +333,7 @@ def test_bench_json_carries_samples_and_environment_then_compares(capsys, tmp_pa
     code, out, err = run_cli(capsys, "bench", "benchnets:tiny", *FAST, "-o", str(target))
     assert code == 0 and out == "" and "benchnets:tiny" in err
     doc = json.loads(target.read_text())
+    assert doc["schema"] == "zoobench/bench/1"
     [row] = doc["rows"]
     assert row["samples_ms"] and row["threads"] == 1 and row["median_ms"] > 0
     assert "parallel_info" in doc["environment"] and doc["environment"]["cores"] >= 1
@@ -409,3 +417,136 @@ def test_profile_fills_time_cast_unless_no_time(capsys):
     doc = json.loads(out)
     assert code == 0 and doc["rows"][0]["time_ms"] is None
     assert any("not measured (--no-time)" in n for n in doc["notes"])
+
+
+# --- the package's layout ---------------------------------------------------------------------------------------
+
+
+def test_loop_and_stats_import_no_torch():
+    code = "import sys, zoobench.timing.stats, zoobench.timing.loop; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+# --- bulk runs: record a failure and go on, save after every model, resume ----------------------------------------
+
+
+class Recorded:
+    """A Progress that keeps what the engine reported."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def task(self, what, total=None, unit="items"):
+        self.events.append(("task", what, total))
+        return self
+
+    def advance(self, n=1, *, label="", result=None) -> None:
+        self.events.append(("advance", label, type(result).__name__))
+
+    def close(self) -> None:
+        self.events.append(("close",))
+
+    def message(self, level, text) -> None:
+        self.events.append((level, text))
+
+
+def test_bench_records_a_failure_through_the_progress_protocol():
+    config = BenchConfig(resolution=32, threads=1, policy=QUICK_TEST)
+    specs = [_spec("benchnets:tiny"), _spec("benchnets:broken")]
+    progress = Recorded()
+    results = timing.bench(specs, config, isolate=False, progress=progress, keep_going=True)
+    assert [type(r).__name__ for r in results] == ["Measurement", "Failure"]
+    assert results[1].error == "failed on cpu (fp32): boom on a real tensor" and results[1].threads == 1
+    assert progress.events[0] == ("task", "bench", 2) and progress.events[-1] == ("close",)
+    assert ("advance", "benchnets:tiny", "Measurement") in progress.events
+    assert ("advance", "", "NoneType") in progress.events  # the failure counts, its line is the error message
+    assert ("error", "benchnets:broken: failed on cpu (fp32): boom on a real tensor") in progress.events
+    assert not any(e[0] == "warning" for e in progress.events)  # only with show_warnings
+    with pytest.raises(ZooError, match="boom"):  # without keep_going, or with one model, a failure raises
+        timing.bench(specs, config, isolate=False)
+    with pytest.raises(ZooError, match="boom"):
+        timing.bench(specs[1:], config, isolate=False, keep_going=True)
+
+
+def test_merge_rows_keeps_previous_rows_and_retries_failures():
+    previous = [
+        {"model": "a", "threads": 1, "median_ms": 1.0},
+        {"model": "b", "threads": 1, "error": "boom"},
+        {"model": "z", "threads": 1, "median_ms": 2.0},  # not in this selection: kept
+    ]
+    retried = timing.Failure("b", "cpu", "fp32", 1, 32, 1, False, False, "in-process", 0, "still broken")
+    new = timing.Failure("c", "cpu", "fp32", 1, 32, 1, False, False, "in-process", 0, "also broken")
+    rows = timing.merge_rows(previous, [retried, new])
+    assert [(r["model"], r.get("error")) for r in rows] == [("a", None), ("b", "still broken"), ("z", None),
+                                                             ("c", "also broken")]  # fmt: skip
+    assert previous[1]["error"] == "boom"  # the caller's rows are not changed
+
+
+def test_resume_and_compare_read_unversioned_results():
+    """results/bench_all.json predates schemas: a baseline, and resumable at its own (default) settings."""
+    path = Path(__file__).resolve().parents[1] / "results" / "bench_all.json"
+    assert len(timing.load_baseline(path)) == 78
+    assert len(timing.load_previous(path, BenchConfig())) == 78
+
+
+SMALL = ["-r", "32", "-t", "1", "--max-time", "0.2", "--in-process"]
+
+
+def test_bench_batch_records_a_failing_model_and_measures_the_others(capsys, tmp_path):
+    target = tmp_path / "out.json"
+    models = ["benchnets:tiny", "benchnets:broken", "benchnets:other"]
+    code, out, err = run_cli(capsys, "bench", *models, *SMALL, "-o", str(target))
+    assert code == 2 and out == "" and "Traceback" not in err
+    rows = json.loads(target.read_text())["rows"]
+    assert [r["model"] for r in rows] == models
+    assert rows[0]["median_ms"] > 0 and rows[2]["median_ms"] > 0 and "error" not in rows[0]
+    assert rows[1]["error"] == "failed on cpu (fp32): boom on a real tensor" and "median_ms" not in rows[1]
+    lines = err.splitlines()
+    assert [x for x in lines if "benchnets:broken:" in x] == [
+        "zoobench: error: benchnets:broken: failed on cpu (fp32): boom on a real tensor"
+    ]
+    assert lines[-1] == "zoobench: error: 1 of 3 model(s) failed: benchnets:broken"
+
+
+def _progress_labels(err: str) -> list[str]:
+    """The models that `bench` reported as measured (its `zoobench: bench: [i/n] MODEL: …` lines)."""
+    prefix = "zoobench: bench: "
+    return [
+        x.removeprefix(prefix).split("] ", 1)[1].split(": ", 1)[0] for x in err.splitlines() if x.startswith(prefix)
+    ]
+
+
+def test_killed_bench_keeps_what_it_measured_and_resume_measures_the_rest(capsys, tmp_path):
+    target = tmp_path / "out.json"
+    models = ["benchnets:tiny", "benchnets:recorder", "benchnets:stall", "benchnets:other"]
+    args = ["bench", *models, *SMALL, "-o", str(target)]
+    tests_dir = str(Path(__file__).parent)
+    env = {
+        **os.environ,
+        benchnets.STALL_ENV: "1",  # the third model's builder waits, so the kill always lands after two
+        "PYTHONPATH": os.pathsep.join([tests_dir, os.environ.get("PYTHONPATH", "")]),
+    }
+    with (tmp_path / "stderr.txt").open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "zoobench", *args], env=env, stderr=log)
+        try:
+            deadline = time.monotonic() + 300  # a safety net for a stuck run, not a timing assertion
+            while time.monotonic() < deadline and proc.poll() is None:
+                if target.exists() and len(json.loads(target.read_text())["rows"]) == 2:
+                    break
+                time.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL, (tmp_path / "stderr.txt").read_text()
+    saved = json.loads(target.read_text())
+    assert [r["model"] for r in saved["rows"]] == models[:2] and saved["schema"] == "zoobench/bench/1"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # every write was whole
+
+    code, out, err = run_cli(capsys, *args, "--resume")
+    assert code == 0 and out == "", err
+    assert "zoobench: note: resuming: 2 of 4 measurement(s) already saved" in err.splitlines()
+    assert _progress_labels(err) == models[2:]  # only the rest were measured
+    rows = json.loads(target.read_text())["rows"]
+    assert [r["model"] for r in rows] == models
+    assert rows[:2] == saved["rows"]  # the first run's measurements, unchanged

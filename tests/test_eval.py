@@ -5,25 +5,31 @@ from __future__ import annotations
 
 import csv
 import json
-import multiprocessing
-import os
-import socket
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from clihelp import assert_one_line_error, run_cli
-from evalfixtures import WNIDS, PixelModel, expected_counts, logits_for, make_val, pixel, solid, write_classes
+from evalfixtures import (
+    WNIDS,
+    PixelModel,
+    expected_counts,
+    logits_for,
+    make_val,
+    pixel,
+    run_ranks,
+    solid,
+    write_classes,
+)
 from PIL import Image
 from scipy.stats import binomtest
 from torchvision import transforms as T
 
-from zoobench.cli import main
 from zoobench.errors import ZooError
 from zoobench.imagenet import evaluate as ev
 from zoobench.imagenet import transforms as tr
+from zoobench.imagenet.evaluate import weights as ev_weights
 
 MODEL = "evalfixtures:pixel_model"
 
@@ -203,7 +209,7 @@ def test_predictions_file_holds_each_images_top5(capsys, valset, tmp_path):
 
 def test_probabilities_are_the_model_softmax_over_crops(valset):
     out, made = valset
-    res = ev.evaluate(MODEL, out / "val", crops=10, workers=0, warn=None)
+    res = ev.evaluate(MODEL, out / "val", crops=10, workers=0)
     # Every crop of a solid image sees the same pixel, so the average is that one crop's softmax.
     for i in (0, 7, 22):
         _, _, p = made[i]
@@ -252,17 +258,17 @@ def test_softmax_and_logit_averaging_differ_as_computed(tmp_path, capsys, crops)
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_workers_and_decoders_agree(valset):
     out, _ = valset
-    base = ev.evaluate(MODEL, out / "val", workers=0, warn=None)
+    base = ev.evaluate(MODEL, out / "val", workers=0)
     for kwargs in (dict(workers=2), dict(workers=0, decoder="torchvision"), dict(workers=0, batch_size=1)):
-        res = ev.evaluate(MODEL, out / "val", warn=None, **kwargs)
+        res = ev.evaluate(MODEL, out / "val", **kwargs)
         assert np.array_equal(res.predictions.top, base.predictions.top), kwargs
         assert (res.row["correct1"], res.row["correct5"]) == (base.row["correct1"], base.row["correct5"])
 
 
 def test_resolution_scales_crop_and_resize(valset):
     out, _ = valset
-    assert ev.evaluate(MODEL, out / "val", resolution=299, workers=0, warn=None).row["resize_size"] == 342
-    row = ev.evaluate(MODEL, out / "val", native_resolution=True, workers=0, warn=None).row
+    assert ev.evaluate(MODEL, out / "val", resolution=299, workers=0).row["resize_size"] == 342
+    row = ev.evaluate(MODEL, out / "val", native_resolution=True, workers=0).row
     assert (row["crop_size"], row["resize_size"]) == (224, 256)
 
 
@@ -290,55 +296,6 @@ def test_shards_cover_every_index_once(n):
         parts = [list(ev.shard(n, world, r)) for r in range(world)]
         assert sum(parts, []) == list(range(n))
         assert max(map(len, parts)) - min(map(len, parts)) <= 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _rank_main(rank: int, world: int, port: int, argv: list[str], folder: str) -> None:
-    """One torchrun-like process: torchrun's environment, then the CLI; stdout, stderr and exit code to files."""
-    os.environ.update(
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_WORLD_SIZE=str(world),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
-    torch.set_num_threads(1)
-    code = 0
-    with open(f"{folder}/out{rank}", "w") as out, open(f"{folder}/err{rank}", "w") as err:
-        sys.stdout, sys.stderr = out, err
-        try:
-            main(argv)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    Path(f"{folder}/rc{rank}").write_text(str(code))
-    os._exit(0)
-
-
-def run_ranks(tmp_path: Path, world: int, argv: list[str] | list[list[str]]) -> list[tuple[int, str, str]]:
-    """Run the CLI in `world` processes joined through env:// (what torchrun sets up), gloo on CPU.
-
-    `argv` is the command line of every rank, or one per rank (a node whose disk differs)."""
-    per_rank = argv if isinstance(argv[0], list) else [argv] * world
-    ctx = multiprocessing.get_context("fork")  # torch is already imported here: fork starts in milliseconds
-    port = _free_port()
-    procs = [ctx.Process(target=_rank_main, args=(r, world, port, per_rank[r], str(tmp_path))) for r in range(world)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        if p.is_alive():
-            p.kill()
-            pytest.fail("a rank hung")
-    return [
-        (int((tmp_path / f"rc{r}").read_text()), (tmp_path / f"out{r}").read_text(), (tmp_path / f"err{r}").read_text())
-        for r in range(world)
-    ]
 
 
 @pytest.mark.parametrize("world", [2, 3])
@@ -378,7 +335,7 @@ def test_an_error_on_one_rank_stops_all_and_is_said_once(valset, tmp_path):
 
 def test_weights_file_forms_all_load(valset, tmp_path):
     out, _ = valset
-    base = ev.evaluate(MODEL, out / "val", workers=0, warn=None)
+    base = ev.evaluate(MODEL, out / "val", workers=0)
     state = {"scale": torch.tensor(2.0)}
     forms = {
         "plain.pth": state,
@@ -388,7 +345,7 @@ def test_weights_file_forms_all_load(valset, tmp_path):
     }
     for name, obj in forms.items():
         torch.save(obj, tmp_path / name)
-        res = ev.evaluate(MODEL, out / "val", weights=tmp_path / name, workers=0, warn=None)
+        res = ev.evaluate(MODEL, out / "val", weights=tmp_path / name, workers=0)
         # Doubled logits: same ranking, sharper probabilities, so the weights really were applied.
         assert np.array_equal(res.predictions.top, base.predictions.top)
         assert (res.predictions.prob[:, 0] > base.predictions.prob[:, 0]).all(), name
@@ -400,7 +357,7 @@ def test_torchvision_weights_from_a_cached_file(tmp_path, monkeypatch):
     from zoobench.registry import create_model, get_spec
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(ev, "_download", lambda *a, **k: pytest.fail("tests must never download"))
+    monkeypatch.setattr(ev_weights, "_download", lambda *a, **k: pytest.fail("tests must never download"))
     source = create_model("resnet18")
     cached = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     cached.parent.mkdir(parents=True)
@@ -490,7 +447,7 @@ def test_torchvision_weights_errors(valset, tmp_path, capsys, monkeypatch):
     assert "has no torchvision twin" in err
 
     # Offline and not cached: a clear line naming the cache, and no attempt to download.
-    monkeypatch.setattr(ev, "_download", lambda *a, **k: pytest.fail("tests must never download"))
+    monkeypatch.setattr(ev_weights, "_download", lambda *a, **k: pytest.fail("tests must never download"))
     monkeypatch.setenv(ev.OFFLINE_ENV, "1")
     code, _, err = run_eval(capsys, "resnet18", "--data", str(out / "val"), "--weights", "torchvision")
     assert_one_line_error(code, err)
@@ -501,7 +458,7 @@ def test_torchvision_weights_errors(valset, tmp_path, capsys, monkeypatch):
         raise OSError("Temporary failure in name resolution")
 
     monkeypatch.delenv(ev.OFFLINE_ENV)
-    monkeypatch.setattr(ev, "_download", unreachable)
+    monkeypatch.setattr(ev_weights, "_download", unreachable)
     code, _, err = run_eval(capsys, "resnet18", "--data", str(out / "val"), "--weights", "torchvision:IMAGENET1K_V1")
     assert_one_line_error(code, err)
     assert "download failed" in err and "name resolution" in err
@@ -535,10 +492,10 @@ def test_corrupt_image_named_or_skipped_and_counted(valset, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--crops", "3"], "--crops takes 1, 5 or 10"),
-        (["--average", "median"], "--average takes softmax or logits"),
-        (["--dtype", "fp8"], "--dtype takes"),
-        (["--resize", "cover"], "--resize takes shorter or square"),
+        (["--crops", "3"], "--crops must be 1, 5 or 10"),
+        (["--average", "median"], "--average must be softmax or logits"),
+        (["--dtype", "fp8"], "--dtype must be"),
+        (["--resize", "cover"], "--resize must be shorter or square"),
         (["--resolution", "224", "--native-resolution"], "not both"),
         (["--resolution", "300", "--resize-size", "256"], "smaller than the crop"),
         (["--mean", "0.5,0.5"], "--mean takes three"),

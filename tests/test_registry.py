@@ -3,7 +3,7 @@ from torch import nn
 
 from zoobench import registry
 from zoobench.errors import ZooError
-from zoobench.registry import Paper, get_spec, list_models, select
+from zoobench.registry import Paper, get_spec, list_models, select, variant
 
 
 def test_aliases_are_case_insensitive_and_include_seed_names():
@@ -58,9 +58,49 @@ def test_external_models():
         get_spec("tinymodels:NOT_CALLABLE")
 
 
-def test_register_rejects_a_name_twice():
+FAMILY = {"builder": nn.Identity, "year": 2020, "paper": Paper("x")}
+
+
+def test_register_rejects_a_bad_table_whole():
     with pytest.raises(ValueError, match="already names"):
-        registry.register("ResNet50", family="x", year=2020, paper=Paper("x"))(lambda: nn.Identity())
+        registry.register("x", [variant("ResNet50")], **FAMILY)
     with pytest.raises(ValueError, match="not in the seed table"):
-        registry.register("newnet", family="x", year=2020, paper=Paper("x"), seed="NoSuchRow")(lambda: nn.Identity())
+        registry.register("x", [variant("newnet", "NoSuchRow")], **FAMILY)
+    with pytest.raises(ValueError, match="'NEWNET' already names newnet"):
+        registry.register("x", [variant("newnet"), variant("NEWNET")], **FAMILY)
+    with pytest.raises(ValueError, match="'newnet' stands twice"):
+        registry.register("x", [variant("newnet"), variant("newnet")], **FAMILY)
+    with pytest.raises(ValueError, match="builder, year and paper"):
+        registry.register("x", [variant("newnet")], builder=nn.Identity, year=2020)
+    # a table with one bad row registers none of its rows
+    with pytest.raises(ValueError, match="already names"):
+        registry.register("x", [variant("newnet"), variant("resnet50")], **FAMILY)
     assert "newnet" not in list_models()
+
+
+def test_rows_take_the_family_fields_unless_they_override_them():
+    v1, v2 = get_spec("googlenet_v1"), get_spec("googlenet_v2")
+    assert (v1.year, v1.paper.arxiv, v2.year, v2.paper.arxiv) == (2014, "1409.4842", 2015, "1502.03167")
+    assert (v1.builder.__name__, v2.builder.__name__) == ("GoogLeNet", "BNInception")
+    assert get_spec("darknet53").resolution == 256 and get_spec("darknet19").resolution == 224
+    # torchvision=True names torchvision's model of the same name; a string names another; none stays None
+    assert get_spec("resnet50").torchvision == "resnet50"
+    assert get_spec("googlenet_v1_bn").torchvision == "googlenet"
+    assert get_spec("densenet264").torchvision is None and get_spec("resnext101_32x4d").torchvision is None
+    assert get_spec("dla102x").kwargs["shortcut_root"] is True
+
+
+def test_natural_key_orders_digit_runs_by_value():
+    assert sorted(["resnet101", "resnet18", "resnet34"], key=registry.natural_key) == [
+        "resnet18",
+        "resnet34",
+        "resnet101",
+    ]
+
+
+def test_external_build_is_guarded_and_zoo_build_is_plain():
+    with pytest.raises(ZooError, match=r"^cannot build 'tinymodels:unpadded': its builder cannot be called with bad"):
+        get_spec("tinymodels:unpadded").build(bad=1)
+    assert isinstance(get_spec("tinymodels:unpadded").build(num_classes=3), nn.Module)
+    with pytest.raises(TypeError):  # a zoo model's builder is ours: a bad argument is a bug, not user input
+        get_spec("resnet18").build(bad=1)

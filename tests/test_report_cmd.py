@@ -18,7 +18,9 @@ import pytest
 from clihelp import assert_one_line_error, run_cli
 from PIL import Image
 
-from zoobench import plots, registry, results
+from zoobench import registry
+from zoobench.reporting import plots, results
+from zoobench.reporting.table import table as report_table
 
 ENV_A = {"cpu": "Test CPU A", "cores": 2, "logical_cpus": 2, "torch_threads": 2, "hostname": "a", "torch": "2.x"}
 ENV_B = {"cpu": "Test CPU B", "cores": 8, "logical_cpus": 8, "torch_threads": 8, "hostname": "b", "torch": "2.x"}
@@ -200,7 +202,7 @@ def test_profile_quick_time_used_when_no_bench(tmp_path: Path) -> None:
     rows = [dict(PROFILE[0], time_ms=12.5), dict(PROFILE[2], time_ms=30.0)]
     write_json(tmp_path / "p.json", rows, ENV_A)
     found = results.collect([tmp_path])
-    table, notes = results.table(found)
+    table, notes = report_table(found)
     assert [r["time_ms"] for r in table] == [12.5, 30.0]
     assert any("`zoobench profile`'s quick timing" in n and "2 threads" in n for n in notes)
 
@@ -209,7 +211,7 @@ def test_bench_beats_profile_time_and_later_file_wins(tmp_path: Path) -> None:
     write_json(tmp_path / "a_profile.json", [dict(PROFILE[2], time_ms=99.0)], ENV_A)
     write_json(tmp_path / "b_bench.json", [bench_row("resnet50", 2, 25.0)], ENV_A)
     write_json(tmp_path / "c_bench.json", [bench_row("resnet50", 2, 24.0)], ENV_A)
-    table, _ = results.table(results.collect([tmp_path]))
+    table, _ = report_table(results.collect([tmp_path]))
     assert table[0]["time_ms"] == 24.0
 
 
@@ -239,7 +241,7 @@ def test_bench_only_results_get_counts_from_the_registry(tmp_path: Path) -> None
     # Counted on the meta device like `zoobench profile`; the bench row's own FLOPs are used when it has them.
     assert (found.models["resnet18"]["params"], found.models["resnet18"]["macs"]) == (11_689_512, 1_814_073_344)
     assert (found.models["resnet50"]["params"], found.models["resnet50"]["macs"]) == (25_557_032, 4_089_184_256)
-    table, _ = results.table(found)
+    table, _ = report_table(found)
     published = [f"{registry.get_spec(m).accuracy.top1:.2f} †" for m in ("resnet18", "resnet50")]
     assert [r["top1_text"] for r in table] == published
 
@@ -255,7 +257,7 @@ def test_loader_reads_csv_and_ignores_unknown_files_in_a_folder(tmp_path: Path) 
     assert sorted(Path(f).name for f in found.files) == ["bench.csv", "profile.csv"]
     assert any("profile_all.json" in n for n in found.notes) and any("parity.csv" in n for n in found.notes)
     # CSV carries no environment: the machine is unknown, and said so.
-    _, notes = results.table(found)
+    _, notes = report_table(found)
     assert any("unknown machine" in n for n in notes)
 
 
@@ -381,7 +383,7 @@ def test_mixed_machines_warn_and_label(capsys: pytest.CaptureFixture[str], fixtu
 def test_cuda_results_name_the_gpu(tmp_path: Path) -> None:
     rows = [dict(bench_row("resnet50", 4, 2.0, device="cuda"), gpu="NVIDIA Test GPU")]
     write_json(tmp_path / "gpu.json", rows, ENV_A)
-    _, notes = results.table(results.collect([tmp_path]))
+    _, notes = report_table(results.collect([tmp_path]))
     assert any("NVIDIA Test GPU (host: Test CPU A, 2 cores)" in n and "cuda" in n for n in notes)
 
 
@@ -475,11 +477,11 @@ CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "goog
 def test_html_renders_in_headless_chromium(fixture_dir: Path, tmp_path: Path) -> None:
     page, shot = tmp_path / "report.html", tmp_path / "shot.png"
     found = results.collect([fixture_dir])
-    rows, notes = results.table(found)
+    rows, notes = report_table(found)
     figures, _ = plots.render(found)
-    from zoobench import html_report
+    from zoobench.reporting import html
 
-    page.write_text(html_report.render(found, rows, notes, figures))
+    page.write_text(html.render(found, rows, notes, figures))
     cmd = [
         CHROMIUM,
         "--headless",

@@ -1,9 +1,10 @@
 """Model registry: one ModelSpec per model, registered a family at a time, and selection by name/alias/glob.
 
-Each family module ends with one `register(family, variants=[variant(...), ...])` call: the family's shared fields
-once, then one row per model. Lookup is case-insensitive over canonical names and aliases; globs match canonical
-names. `torchvision:<name>` and `package.module:callable` let users run every command on models outside the zoo;
-building those goes through one guarded path, so whatever the user's code does ends in one ZooError.
+Each family module ends with a table `MODELS = [variant(...), ...]`, one row per model, and one call
+`register(family, MODELS, builder=..., year=..., paper=...)` with the fields the rows share. Lookup is
+case-insensitive over canonical names and aliases; globs match canonical names. `torchvision:<name>` and
+`package.module:callable` let users run every command on models outside the zoo; their import and build go through
+one guarded path, so whatever the user's code does ends in one ZooError.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ class ModelSpec:
         with guarded(what):
             model = self.builder(**kwargs)
         if not isinstance(model, nn.Module):
-            raise ZooError(f"{what}: its builder returned {type(model).__name__}, not a torch.nn.Module")
+            got = "None" if model is None else type(model).__name__
+            raise ZooError(f"{what}: its builder returned {got}, not a torch.nn.Module")
         return model
 
     @property
@@ -122,7 +124,7 @@ class Variant:
     name: str
     seed: str | None = None
     accuracy: Accuracy | None = None
-    torchvision: str | None = None
+    torchvision: str | bool = False  # True: torchvision's model of the same name
     aliases: tuple[str, ...] = ()
     resolution: int | None = None
     year: int | None = None
@@ -136,7 +138,7 @@ def variant(
     seed: str | None = None,
     accuracy: Accuracy | None = None,
     *,
-    torchvision: str | None = None,
+    torchvision: str | bool = False,
     aliases: Iterable[str] = (),
     resolution: int | None = None,
     year: int | None = None,
@@ -144,32 +146,40 @@ def variant(
     builder: Builder | None = None,
     **kwargs,
 ) -> Variant:
-    """One row of a family's table: name, seed row, published accuracy, metadata; extra kwargs go to the builder."""
+    """One row of a family's table: name, seed row, published accuracy, metadata; extra kwargs go to the builder.
+
+    `torchvision` names the torchvision model whose state_dict loads into this one; True: the one of the same name.
+    """
     return Variant(name, seed, accuracy, torchvision, tuple(aliases), resolution, year, paper, builder, kwargs)
 
 
 def register(
     family: str,
-    *,
     variants: Iterable[Variant],
+    *,
     builder: Builder | None = None,
     year: int | None = None,
     paper: Paper | None = None,
     resolution: int = 224,
 ) -> None:
-    """Register a family's models: its shared fields once, then one `variant(...)` row per model.
+    """Register a family's table of `variant(...)` rows, with the fields the rows share (a row may override them).
 
     Why one table per family: shared fields are written once and each model is one row, grid or hand-written alike.
     The seed display name is always an alias. Every row is checked before any is registered, so a bad table
     registers nothing.
     """
     specs = [_spec(family, v, builder, year, paper, resolution) for v in variants]
-    taken = dict(_ALIASES)
+    names = [spec.name for spec in specs]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"{name!r} stands twice in the {family} table")
+    # A name or alias may be registered again only for the same model of the same family (a module reloaded).
+    taken = {key: (name, _REGISTRY[name].family) for key, name in _ALIASES.items()}
     for spec in specs:
         for key in (spec.name, *spec.aliases):
-            owner = taken.setdefault(key.lower(), spec.name)
-            if owner != spec.name:
-                raise ValueError(f"{key!r} already names {owner}")
+            owner = taken.setdefault(key.lower(), (spec.name, family))
+            if owner != (spec.name, family):
+                raise ValueError(f"{key!r} already names {owner[0]}")
     for spec in specs:
         _REGISTRY[spec.name] = spec
         _ALIASES.update((key.lower(), spec.name) for key in (spec.name, *spec.aliases))
@@ -194,7 +204,7 @@ def _spec(
         resolution=_given(row.resolution, resolution),
         seed=row.seed,
         accuracy=row.accuracy,
-        torchvision=row.torchvision,
+        torchvision=row.name if row.torchvision is True else row.torchvision or None,
         kwargs=row.kwargs,
     )
 

@@ -2,17 +2,51 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from zoobench.cli.common import AllModels, Family, Format, Models, Native, Output, Resolution, app, err
+from zoobench.cli.common import AllModels, Family, Format, Models, Native, Output, Resolution, app, note, progress_for
 from zoobench.errors import ZooError
 from zoobench.output import formats, views
+from zoobench.output.progress import PREFIX
 
 if TYPE_CHECKING:
     from zoobench import timing
+
+# The library names its parameters; the command line says which flag sets each.
+FLAGS = {
+    "batch": "--batch",
+    "device": "--device",
+    "max_time": "--max-time",
+    "resolution": "--resolution",
+    "seed": "--seed",
+    "threads": "--threads",
+    "tolerance": "--tolerance",
+}
+
+
+@contextmanager
+def _as_flags() -> Iterator[None]:
+    """A settings error that starts with a parameter's name says the flag instead (`max_time must` -> `--max-time`)."""
+    try:
+        yield
+    except ZooError as exc:
+        param, sep, rest = str(exc).partition(" ")
+        if param in FLAGS:
+            raise ZooError(f"{FLAGS[param]}{sep}{rest}") from exc
+        raise
+
+
+def describe(m: timing.Measurement) -> str:
+    """The line each finished measurement gets on stderr (after its model's name)."""
+    return f"{m.threads} thread(s): median {m.median_ms:.3f} ms ±{m.ci_pct:.1f}% ({m.runs} runs, stop: {m.stop})" + (
+        f", compiled in {m.compile_s:.1f} s" if m.compile_s is not None else ""
+    )
 
 
 @app.command()
@@ -65,84 +99,105 @@ def bench(
             "--tolerance", help="With --compare: exit 1 when a model is significantly slower by more than this."
         ),
     ] = 0.05,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="With -o FILE.json: keep the models FILE already holds at the same settings and measure the rest.",
+        ),
+    ] = False,
     fmt: Format = None,
     output: Output = None,
 ) -> None:
     """Latency per model: warm-up, calibrated runs, median with its 95% CI, images/s, GFLOP/s, share of peak.
 
     Each model runs in a fresh subprocess with pinned threads (--in-process to skip); the result carries the
-    environment and warns when the machine was busy or the numbers look unstable.
+    environment and warns when the machine was busy or the numbers look unstable. With several models, one that
+    fails is a row with its error and the others go on (exit 2 at the end); -o is rewritten after every model.
     """
     from zoobench import environment, registry, timing
 
-    formats.resolve_format(fmt, output)  # a bad format or path fails now, not after minutes of measuring
-    if output is not None and not output.absolute().parent.is_dir():
-        raise ZooError(f"cannot write {str(output)!r}: its folder does not exist")
-    counts = timing.parse_threads(threads)
-    policy = timing.Policy(max_time=max_time)
-    config = timing.BenchConfig(
-        device=device,
-        dtype=dtype,
-        batch=batch,
-        resolution=None if native else resolution,
-        threads=counts[0] if counts else None,
-        channels_last=channels_last,
-        compile=compile_model,
-        tf32=tf32,
-        seed=seed,
-        policy=policy,
-    )
-    config.validate()
-    if not tolerance >= 0:
-        raise ZooError(f"--tolerance must be a non-negative fraction such as 0.05, got {tolerance}")
+    form = formats.preflight(fmt, output)  # a bad format or path fails now, not after minutes of measuring
+    if resume and (output is None or form != "json"):
+        raise ZooError("--resume needs -o FILE.json: the JSON results of the run to resume")
+    with _as_flags():
+        counts = timing.parse_threads(threads)
+        config = timing.BenchConfig(
+            device=device,
+            dtype=dtype,
+            batch=batch,
+            resolution=None if native else resolution,
+            threads=counts[0] if counts else None,
+            channels_last=channels_last,
+            compile=compile_model,
+            tf32=tf32,
+            seed=seed,
+            policy=timing.Policy(max_time=max_time),
+        )
+        config.validate()
+        timing.check_tolerance(tolerance)
     baseline = timing.load_baseline(compare_to) if compare_to is not None else None
     specs = registry.select(models or [], all_models=all_models, family=family)
     if baseline is not None and not {s.name for s in specs} & {b["model"] for b in baseline}:
         raise ZooError(f"baseline {str(compare_to)!r} has none of the selected models")
+    previous = timing.load_previous(output, config) if resume else []
+    notes = views.bench_notes(config, config.policy)
+    env = environment.collect(device)
+    res = "native res." if native else f"{resolution}px"
 
-    total = len(specs) * len(counts or [1])
-    done = []
-
-    def log(m: timing.Measurement) -> None:
-        done.append(m)
-        err.print(
-            f"[{len(done)}/{total}] {m.model}, {m.threads} thread(s): median {m.median_ms:.3f} ms "
-            f"±{m.ci_pct:.1f}% ({m.runs} runs, stop: {m.stop})"
-            + (f", compiled in {m.compile_s:.1f} s" if m.compile_s is not None else ""),
-            highlight=False,
+    def write(rows: list[dict], compared: bool = False) -> None:
+        columns = views.bench_columns(compared, any(r.get("error") for r in rows))
+        formats.emit(
+            rows,
+            columns,
+            fmt=fmt,
+            output=output,
+            title=f"zoobench bench: batch {batch}, {res}, {dtype}, {device} ({env['cpu']})",
+            md=lambda r: formats.markdown_with_notes(r, columns, notes),
+            environment=env,
+            json_extra={"notes": notes, "config": config.to_dict()},
+            schema_kind="bench",
         )
-        for w in m.warnings:
-            err.print(f"  warning: {w}", highlight=False, markup=False)
 
-    results = timing.bench(specs, config, threads=counts, isolate=not in_process, on_result=log)
-    rows = [m.to_dict() for m in results]
-    columns = views.BENCH_COLUMNS
-    failed = []
+    with progress_for(describe) as shown:
+        results = timing.bench(
+            specs,
+            config,
+            threads=counts,
+            isolate=not in_process,
+            progress=shown,
+            keep_going=True,
+            show_warnings=True,
+            previous=previous,
+            checkpoint=write if output is not None else None,  # a killed run keeps every model it finished
+        )
+    rows = timing.merge_rows(previous, results)
     if baseline is not None:
         for row, verdict in zip(rows, timing.compare(rows, baseline, tolerance), strict=True):
             row.update({k: v for k, v in verdict.items() if k not in row})
-        columns = views.BENCH_COMPARE_COLUMNS
-        failed = [r for r in rows if r["fails"]]
-        for r in rows:
-            if r["setting_changes"]:
-                err.print(f"note: {r['model']} vs its baseline: {', '.join(r['setting_changes'])}", markup=False)
-    notes = views.bench_notes(config, policy)
-    env = environment.collect(device)
-    res = "native res." if native else f"{resolution}px"
-    formats.emit(
-        rows,
-        columns,
-        fmt=fmt,
-        output=output,
-        title=f"zoobench bench: batch {batch}, {res}, {dtype}, {device} ({env['cpu']})",
-        md=lambda r: formats.markdown_with_notes(r, columns, notes),
-        environment=env,
-        json_extra={"notes": notes, "config": config.to_dict()},
-    )
-    busy = sum(1 for r in rows if r["busy"])
+            if verdict["setting_changes"]:
+                note(f"{row['model']} vs its baseline: {', '.join(verdict['setting_changes'])}")
+    write(rows, compared=baseline is not None)
+    _report(rows, results, tolerance, len(specs) * len(counts or [1]))
+
+
+def _report(rows: list[dict], results: list, tolerance: float, total: int) -> None:
+    """The closing lines: the busy summary, the A/B failure (exit 1), failed models (exit 2, which wins)."""
+    from zoobench import timing
+
+    busy = sum(1 for r in rows if r.get("busy"))
     if busy:
-        err.print(f"warning: {busy} of {len(rows)} measurement(s) ran on a busy machine; rerun on a quiet one")
+        print(views.busy_warning(busy, len(rows)), file=sys.stderr, flush=True)
+    slower = [r for r in rows if r.get("fails")]
+    failed = timing.failed_models(results)
+    if slower:
+        names = ", ".join(f"{r['model']} ({r['change_pct']:+.1f}%)" for r in slower)
+        print(
+            f"{PREFIX}: compare failed: significantly slower by more than {100 * tolerance:g}%: {names}",
+            file=sys.stderr,
+            flush=True,
+        )
     if failed:
-        names = ", ".join(f"{r['model']} ({r['change_pct']:+.1f}%)" for r in failed)
-        err.print(f"compare failed: significantly slower by more than {100 * tolerance:g}%: {names}")
+        raise ZooError(views.failed_summary(failed, total))
+    if slower:
         raise typer.Exit(1)

@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from zoobench.cli.common import Format, Native, Output, app, err
+from zoobench.cli.common import Format, Native, Output, app, err, progress_for
 from zoobench.errors import ZooError
 from zoobench.output import formats, views
+
+# The library names evaluate()'s parameters: `crops must be ...` and `skip_bad=True`; the command line names flags.
+_FLAGS = {
+    "crops": "--crops",
+    "resize": "--resize",
+    "resolution": "--resolution",
+    "crop_size": "--resolution",
+    "native_resolution": "--native-resolution",
+    "resize_size": "--resize-size",
+    "weights": "--weights",
+    "average": "--average",
+    "batch_size": "--batch-size",
+    "workers": "--workers",
+    "device": "--device",
+    "dtype": "--dtype",
+    "decoder": "--decoder",
+    "mean": "--mean",
+    "std": "--std",
+    "skip_bad": "--skip-bad",
+}
+_NAMES = "|".join(sorted(_FLAGS, key=len, reverse=True))
+_MUST = re.compile(rf"\b({_NAMES}) must be\b")
+_KEYWORD = re.compile(rf"\b({_NAMES})=('[^']*'|[^\s,;:)]+)")
+
+
+def _flag_words(text: str) -> str:
+    """`crops must be` -> `--crops must be`; `skip_bad=True` -> `--skip-bad`; `weights=PATH` -> `--weights PATH`."""
+    text = _MUST.sub(lambda m: f"{_FLAGS[m.group(1)]} must be", text)
+
+    def keyword(m: re.Match) -> str:
+        value = m.group(2).strip("'")
+        return _FLAGS[m.group(1)] if value == "True" else f"{_FLAGS[m.group(1)]} {value}"
+
+    return _KEYWORD.sub(keyword, text)
 
 
 def _floats3(value: str | None, option: str) -> tuple[float, float, float] | None:
@@ -80,51 +115,55 @@ def eval_cmd(
     from zoobench.imagenet import evaluate as evaluation
     from zoobench.imagenet.transforms import IMAGENET_MEAN, IMAGENET_STD
 
+    main = evaluation.env_rank() == 0  # only rank 0 writes -o: only it checks -o
+    if main:
+        formats.preflight(fmt, output)
     try:
-        result = evaluation.evaluate(
-            model,
-            data,
-            crops=crops,
-            resize=resize,
-            resolution=resolution,
-            native_resolution=native,
-            resize_size=resize_size,
-            weights=weights,
-            average=average,
-            batch_size=batch_size,
-            workers=workers,
-            device=device,
-            dtype=dtype,
-            decoder=decoder,
-            mean=_floats3(mean, "--mean") or IMAGENET_MEAN,
-            std=_floats3(std, "--std") or IMAGENET_STD,
-            classes_file=classes,
-            skip_bad=skip_bad,
-            predictions=predictions,
-            progress=True,
-        )
-    except evaluation.CollectiveError:
+        with progress_for(str) as shown:
+            result = evaluation.evaluate(
+                model,
+                data,
+                crops=crops,
+                resize=resize,
+                resolution=resolution,
+                native_resolution=native,
+                resize_size=resize_size,
+                weights=weights,
+                average=average,
+                batch_size=batch_size,
+                workers=workers,
+                device=device,
+                dtype=dtype,
+                decoder=decoder,
+                mean=_floats3(mean, "--mean") or IMAGENET_MEAN,
+                std=_floats3(std, "--std") or IMAGENET_STD,
+                classes_file=classes,
+                skip_bad=skip_bad,
+                predictions=predictions,
+                progress=shown,
+            )
+    except evaluation.CollectiveError as exc:
         # Every rank knows this error and rank 0 reports it (exit 2, which fails the torchrun job): the others
         # leave quietly, so torchrun names rank 0, the one with the message, as the root cause.
-        if evaluation.env_rank() != 0:
+        if not main:
             raise typer.Exit(0) from None
-        raise
+        raise ZooError(_flag_words(str(exc))) from exc
+    except ZooError as exc:
+        raise ZooError(_flag_words(str(exc))) from exc
     if not result.is_main:
         return
     if result.skipped:
         err.print(f"zoobench: warning: skipped {len(result.skipped)} unreadable image(s):", markup=False)
         for name, reason in result.skipped:
             err.print(f"  {name}: {reason}", markup=False, soft_wrap=True)
-    row = result.row
-    row["top1_ci"] = f"[{row['top1_lo']:.2f}, {row['top1_hi']:.2f}]"
-    row["top5_ci"] = f"[{row['top5_lo']:.2f}, {row['top5_hi']:.2f}]"
-    notes = result.notes
+    row = views.eval_display_row(result.row)
+    notes = views.eval_notes(result.row, result.skipped)
     formats.emit(
         [row],
         views.EVAL_COLUMNS,
         fmt=fmt,
         output=output,
-        title=f"zoobench eval: {row['model']} on {row['images']:,} images, {row['crops']}-crop",
+        title=views.eval_title(row),
         md=lambda r: formats.markdown_with_notes(r, views.EVAL_COLUMNS, notes),
         environment=environment.collect(),
         json_extra={"notes": notes, "skipped_files": [{"file": f, "reason": why} for f, why in result.skipped]},

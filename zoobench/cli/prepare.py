@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from zoobench.cli.common import Format, app, err
-from zoobench.output import formats
+from zoobench.cli.common import Format, app, progress_for
+from zoobench.output import formats, views
 
 
 @app.command("prepare-imagenet")
@@ -22,7 +22,8 @@ def prepare_imagenet(
     ],
     out: Annotated[Path, typer.Argument(help="Output: OUT/train/<wnid>/, OUT/val/<wnid>/ and OUT/classes.json.")],
     workers: Annotated[
-        int | None, typer.Option("--workers", "-j", help="Classes extracted at once (default: the usable cores).")
+        int | None,
+        typer.Option("--workers", "-j", min=1, help="Classes extracted at once (default: the usable cores)."),
     ] = None,
     splits: Annotated[str, typer.Option("--splits", help="train,val (default), train or val.")] = "train,val",
     train: Annotated[
@@ -53,22 +54,24 @@ def prepare_imagenet(
     refuses unsafe members, and never touches the archives. The table on stdout is the verification; exit 1 when it
     finds a problem.
     """
+    formats.preflight(fmt, None)  # a bad --format is refused now, not after an hour of extracting
     from zoobench.imagenet import prepare as prep
 
-    result = prep.prepare(
-        src,
-        out,
-        train=train,
-        val=val,
-        devkit=devkit,
-        splits=[s.strip() for s in splits.split(",") if s.strip()],
-        workers=workers,
-        normalize_images=normalize_images,
-        md5=md5,
-        verify_only=verify_only,
-        console=err,
-    )
+    with progress_for(str) as shown:
+        result = prep.prepare(
+            src,
+            out,
+            train=train,
+            val=val,
+            devkit=devkit,
+            splits=[s.strip() for s in splits.split(",") if s.strip()],
+            workers=workers,
+            normalize_images=normalize_images,
+            md5=md5,
+            verify_only=verify_only,
+            progress=shown,
+        )
     title = f"zoobench prepare-imagenet {out}: {'verified' if result.ok else f'{len(result.problems)} problems'}"
-    formats.emit(result.rows, prep.COLUMNS, fmt=fmt, title=title)
+    formats.emit(result.rows, views.PREPARE_COLUMNS, fmt=fmt, title=title)
     if not result.ok:
         raise typer.Exit(1)

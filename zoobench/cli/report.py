@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from zoobench.cli.common import Format, Output, app
-from zoobench.errors import ZooError
-from zoobench.output import formats
+from zoobench.output import formats, views
+from zoobench.output.progress import line
 
 
 @app.command("report")
@@ -33,6 +33,7 @@ def report_cmd(
         typer.Option(
             "--threads",
             "-t",
+            min=1,
             help="Time_cast and the latency plots from the runs at this thread count. "
             "Default: the setting that covers the most models, then the most threads.",
         ),
@@ -42,40 +43,33 @@ def report_cmd(
 ) -> None:
     """The zoo table with measured Time_cast and top-1/top-5 (else the papers' figures, marked †), plots, HTML.
 
-    Reads what profile, bench and eval wrote (each row recognised by its keys). Plots: top-1 against GMACs, top-1
-    against latency with the Pareto front, params against latency, latency against threads from a sweep.
+    Reads what profile, bench and eval wrote (each row recognised by its keys; junk files in a folder are skipped
+    with a note). Plots: top-1 against GMACs, top-1 against latency with the Pareto front, params against latency,
+    latency against threads from a sweep.
     """
-    from zoobench import html_report, plots, results
+    from zoobench import reporting
 
-    formats.resolve_format(fmt, output)
-    if html_file is not None:
-        html_report.check_target(html_file)
+    # Every output path is checked before any file is read: bad input fails before anything is touched.
+    reporting.check_targets(fmt, output, html_file, out_dir)
+    report = reporting.build(paths or [], model or [], threads, plots=out_dir is not None, html=html_file is not None)
+    found = report.results
+    for text in found.warnings():
+        print(line("warning", text), file=sys.stderr)
+    for text in [*found.notes, *(report.not_drawn if out_dir is not None else [])]:
+        print(line("note", text), file=sys.stderr)
+    written = reporting.write(report, out_dir, html_file)
     if out_dir is not None:
-        plots.check_dir(out_dir)
-    found = results.collect(paths or [], model or [], threads)
-    rows, notes = results.table(found)
-    figures, not_drawn = plots.render(found) if out_dir is not None or html_file is not None else ([], [])
-    if out_dir is not None and not figures:
-        raise ZooError(f"nothing to plot: {'; '.join(not_drawn)}")
-    page = html_report.render(found, rows, notes, figures) if html_file is not None else None
-    for line in found.warnings():
-        print(f"zoobench: warning: {line}", file=sys.stderr)
-    for line in [*found.notes, *(not_drawn if out_dir is not None else [])]:
-        print(f"zoobench: note: {line}", file=sys.stderr)
-    # Everything was rendered in memory above: bad input fails before any file is touched.
-    if out_dir is not None:
-        written = plots.write(figures, out_dir)
         print(f"zoobench: wrote {len(written)} plot files to {out_dir}", file=sys.stderr)
-    if page is not None:
-        formats.atomic_write(html_file, page)
+    if html_file is not None:
         print(f"zoobench: wrote {html_file}", file=sys.stderr)
     formats.emit(
-        rows,
-        results.TABLE_COLUMNS,
+        report.rows,
+        views.TABLE_COLUMNS,
         fmt=fmt,
         output=output,
-        title=f"zoobench report: {len(rows)} models ({results.PAPER} = the paper's figure)",
-        md=lambda r: formats.seed_markdown(r, results.TABLE_COLUMNS, notes),
+        title=f"zoobench report: {len(report.rows)} models ({views.PAPER} = the paper's figure)",
+        md=lambda r: formats.seed_markdown(r, views.TABLE_COLUMNS, report.notes),
         environment=found.main_environment(),
-        json_extra={"kind": results.REPORT_KIND, "notes": notes, "files": found.files},
+        json_extra={"kind": reporting.REPORT_KIND, "notes": report.notes, "files": found.files},
+        schema_kind=reporting.REPORT_SCHEMA_KIND,
     )

@@ -8,17 +8,20 @@ label is always mapped ID -> WNID -> position in the sorted WNIDs (the "index" o
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
 import json
+import lzma
 import re
+import struct
 import tarfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-
-import numpy as np
-import scipy.io
+from typing import BinaryIO
 
 from zoobench.errors import ZooError
 from zoobench.output.files import atomic_write
@@ -27,6 +30,11 @@ DEVKIT_NAME = "ILSVRC2012_devkit_t12.tar.gz"
 META = "data/meta.mat"
 GROUND_TRUTH = "data/ILSVRC2012_validation_ground_truth.txt"
 WNID_RE = re.compile(r"n\d{8}")
+
+# Bounds on what a devkit may unpack to, so that a small hostile file (a gzip or zlib bomb) cannot fill the memory.
+# The official meta.mat is about 2 MB, the ground truth 0.3 MB and the whole devkit unpacks to a few MB.
+MAX_MEMBER_BYTES = 64 << 20
+MAX_DEVKIT_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class Devkit:
 
 def _scalar(value: object) -> object:
     """loadmat wraps every struct field in arrays of varying depth; unwrap a one-element field to a Python value."""
+    import numpy as np
+
     arr = np.asarray(value)
     if arr.size != 1:
         raise ValueError(f"expected one value, got shape {arr.shape}")
@@ -77,6 +87,10 @@ def _scalar(value: object) -> object:
 
 def parse_meta(data: bytes, where: str = "meta.mat") -> list[Synset]:
     """Every synset of meta.mat (leaves and ancestors) in file order."""
+    import numpy as np
+    import scipy.io  # here, not at the top: 0.2 s of imports that only reading meta.mat needs
+
+    _check_inflation(data, where)
     try:
         mat = scipy.io.loadmat(io.BytesIO(data), squeeze_me=True)
     except Exception as exc:  # scipy raises several unrelated types for a damaged file
@@ -156,19 +170,98 @@ def build_devkit(meta: bytes, ground_truth: str, where: str = "devkit") -> Devki
     return Devkit(classes, id_to_wnid, val, counts)
 
 
+def _check_inflation(data: bytes, where: str) -> None:
+    """A MAT file's compressed elements must inflate within MAX_MEMBER_BYTES: scipy would inflate them whole.
+
+    Walks the top-level elements of a version 5 file (128-byte header, then tag + data each); other files are left
+    to scipy, which reports what it cannot read."""
+    if len(data) < 128 or data[126:128] not in (b"IM", b"MI"):
+        return
+    order = "<" if data[126:128] == b"IM" else ">"
+    pos = 128
+    while pos + 8 <= len(data):
+        kind, size = struct.unpack_from(order + "II", data, pos)
+        if kind == 15:  # miCOMPRESSED: one zlib stream
+            inflate, left, total = zlib.decompressobj(), data[pos + 8 : pos + 8 + size], 0
+            try:
+                while left and total <= MAX_MEMBER_BYTES:
+                    total += len(inflate.decompress(left, 1 << 20))
+                    left = inflate.unconsumed_tail
+            except zlib.error:
+                return  # damaged: scipy names it
+            if total > MAX_MEMBER_BYTES:
+                raise ZooError(
+                    f"{where}: a compressed variable inflates to more than {MAX_MEMBER_BYTES >> 20} MB; "
+                    "refused (an ILSVRC2012 meta.mat is about 2 MB)"
+                )
+            pos += 8 + size
+        else:
+            pos += 8 + size + (-size % 8)  # uncompressed elements are padded to 8 bytes
+
+
+class _Capped(io.RawIOBase):
+    """The unpacked bytes of a stream, refused past `limit`. The bound sits below tarfile, which reads long-name
+    and pax headers whole, so no member header can make it allocate more."""
+
+    def __init__(self, raw: BinaryIO, limit: int, where: str) -> None:
+        super().__init__()
+        self.raw, self.left, self.where = raw, limit, where
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:  # noqa: ANN001 (any writable buffer)
+        if self.left <= 0:
+            if self.raw.read(1):
+                raise ZooError(
+                    f"{self.where} unpacks to more than {MAX_DEVKIT_BYTES >> 20} MB; refused "
+                    "(the ILSVRC2012 devkit unpacks to a few MB)"
+                )
+            return 0
+        data = self.raw.read(min(len(buf), self.left))
+        buf[: len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+
+def _unpacked(raw: BinaryIO) -> BinaryIO:
+    """The tar inside a .tar.gz, .tar.bz2 or .tar.xz (by magic number), or the file itself."""
+    head = raw.peek(6)[:6] if hasattr(raw, "peek") else b""
+    for magic, opener in ((b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File), (b"\xfd7zXZ\x00", lzma.LZMAFile)):
+        if head.startswith(magic):
+            return opener(fileobj=raw) if opener is gzip.GzipFile else opener(raw)
+    return raw
+
+
+def _too_big(where: str, name: str, size: int, bound: int) -> ZooError:
+    return ZooError(
+        f"{where}: {name} is {size / 1e6:,.1f} MB unpacked, over the {bound >> 20} MB bound; refused "
+        "(the ILSVRC2012 devkit unpacks to a few MB)"
+    )
+
+
 def _read_from_tar(path: Path) -> tuple[bytes, str]:
-    """meta.mat and the ground truth from the devkit tarball, read into memory (nothing is extracted to disk)."""
+    """meta.mat and the ground truth from the devkit tarball, read into memory (nothing is extracted to disk), each
+    under MAX_MEMBER_BYTES and the whole stream under MAX_DEVKIT_BYTES."""
     wanted = {META: None, GROUND_TRUTH: None}
+    where = f"the devkit {str(path)!r}"
     try:
-        with tarfile.open(path, "r:*") as tar:
+        with (
+            open(path, "rb") as raw,
+            tarfile.open(fileobj=_Capped(_unpacked(raw), MAX_DEVKIT_BYTES, where), mode="r|") as tar,
+        ):
             for member in tar:
+                if member.offset_data + member.size > MAX_DEVKIT_BYTES:  # refuse on the header, before unpacking it
+                    raise _too_big(where, member.name, member.size, MAX_DEVKIT_BYTES)
                 for suffix in wanted:
                     # The official tarball nests them in ILSVRC2012_devkit_t12/; accept any single top folder.
                     if (member.name == suffix or member.name.endswith("/" + suffix)) and wanted[suffix] is None:
                         if not member.isreg():
                             raise ZooError(f"{path}: member {member.name!r} is not a regular file")
+                        if member.size > MAX_MEMBER_BYTES:
+                            raise _too_big(where, member.name, member.size, MAX_MEMBER_BYTES)
                         wanted[suffix] = tar.extractfile(member).read()
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+    except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
         raise ZooError(f"cannot read the devkit {str(path)!r}: {exc}") from exc
     for suffix, data in wanted.items():
         if data is None:
@@ -176,11 +269,21 @@ def _read_from_tar(path: Path) -> tuple[bytes, str]:
     return wanted[META], wanted[GROUND_TRUTH].decode("ascii", errors="replace")
 
 
+def _read_bounded(path: Path) -> bytes:
+    size = path.stat().st_size
+    if size > MAX_MEMBER_BYTES:
+        raise _too_big(f"the devkit folder {str(path.parent.parent)!r}", path.name, size, MAX_MEMBER_BYTES)
+    return path.read_bytes()
+
+
 def _read_from_folder(path: Path) -> tuple[bytes, str]:
     for base in (path, path / "ILSVRC2012_devkit_t12", path.parent):
         meta, gt = base / META, base / GROUND_TRUTH
         if meta.is_file() and gt.is_file():
-            return meta.read_bytes(), gt.read_text(encoding="ascii", errors="replace")
+            try:
+                return _read_bounded(meta), _read_bounded(gt).decode("ascii", errors="replace")
+            except OSError as exc:
+                raise ZooError(f"cannot read the devkit folder {str(path)!r}: {exc.strerror or exc}") from exc
     raise ZooError(f"the devkit folder {str(path)!r} has no {META} and {GROUND_TRUTH}")
 
 

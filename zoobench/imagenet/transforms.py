@@ -13,6 +13,8 @@ CenterCrop / FiveCrop / TenCrop, which the tests check pixel for pixel.
 
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +25,8 @@ import PIL
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
+
+from zoobench.errors import ZooError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -64,15 +68,36 @@ def crop_boxes(height: int, width: int, size: int, crops: int) -> list[tuple[int
 
 
 def cut_crops(image: torch.Tensor, size: int, crops: int) -> torch.Tensor:
-    """(crops, C, size, size) views of a (C, H, W) image; 10-crop repeats the five on the flipped image."""
-    if crops not in CROPS:
-        raise ValueError(f"crops must be one of {CROPS}, not {crops}")
+    """(crops, C, size, size) views of a (C, H, W) image; 10-crop repeats the five on the flipped image.
+
+    `crops` is one of CROPS: EvalTransform checks it once, not once per image.
+    """
     _, h, w = image.shape
     five = min(crops, 5)
     sources = [image] if crops < 10 else [image, image.flip(-1)]
     # The flipped five are cut from the flipped image, not flipped after cutting: when (W - size) is odd the centre
     # of the flipped image is one pixel away from the mirror of the centre, and TenCrop cuts from the flipped image.
     return torch.stack([src[:, t : t + size, x : x + size] for src in sources for t, x in crop_boxes(h, w, size, five)])
+
+
+def _choices(values: Sequence[object]) -> str:
+    return ", ".join(map(str, values[:-1])) + f" or {values[-1]}"
+
+
+def positive_pixels(name: str, value: object) -> None:
+    """Refuse a size that is not a positive whole number of pixels (bool too: True would be a 1-pixel crop)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ZooError(f"{name} must be a positive number of pixels, not {value!r}")
+
+
+def _rgb(name: str, values: Sequence[float]) -> tuple[float, float, float]:
+    try:
+        rgb = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        rgb = ()
+    if len(rgb) != 3 or not all(math.isfinite(v) for v in rgb):
+        raise ZooError(f"{name} must be three finite numbers (R, G, B), not {values!r}")
+    return rgb  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -95,18 +120,27 @@ class EvalTransform:
     _std: torch.Tensor = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        """The one check of the geometry and the normalisation (evaluate relies on it, cut_crops trusts it)."""
         if self.crops not in CROPS:
-            raise ValueError(f"crops must be one of {CROPS}, not {self.crops}")
+            raise ZooError(f"crops must be {_choices(CROPS)}, not {self.crops!r}")
         if self.resize not in RESIZE_MODES:
-            raise ValueError(f"resize must be one of {RESIZE_MODES}, not {self.resize!r}")
+            raise ZooError(f"resize must be {_choices(RESIZE_MODES)}, not {self.resize!r}")
         if self.decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {DECODERS}, not {self.decoder!r}")
+            raise ZooError(f"decoder must be {_choices(DECODERS)}, not {self.decoder!r}")
+        positive_pixels("crop_size", self.crop_size)
         if self.resize_size is None:
             object.__setattr__(self, "resize_size", resize_for(self.crop_size))
+        positive_pixels("resize_size", self.resize_size)
         if self.resize_size < self.crop_size:
-            raise ValueError(f"resize {self.resize_size} is smaller than the crop {self.crop_size}")
-        object.__setattr__(self, "_mean", torch.tensor(self.mean).view(1, 3, 1, 1))
-        object.__setattr__(self, "_std", torch.tensor(self.std).view(1, 3, 1, 1))
+            raise ZooError(f"resize_size={self.resize_size} is smaller than the crop {self.crop_size}")
+        # A zero or nan std divides every pixel into inf/nan: the model then scores chance and nothing says why.
+        mean, std = _rgb("mean", self.mean), _rgb("std", self.std)
+        if not all(v > 0 for v in std):
+            raise ZooError(f"std must be three finite numbers > 0, not {self.std!r}")
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", std)
+        object.__setattr__(self, "_mean", torch.tensor(mean).view(1, 3, 1, 1))
+        object.__setattr__(self, "_std", torch.tensor(std).view(1, 3, 1, 1))
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
         if self.resize == "square":

@@ -112,33 +112,13 @@ def _init(model: nn.Module) -> None:
         nn.init.normal_(head.weight, 0, 0.01)
 
 
-def darknet19(**kwargs) -> DarkNet19:
-    return DarkNet19(**kwargs)
+# Each model's published accuracy, from its own paper (YOLOv2 is YOLO9000's detector).
+V2_ACCURACY = Accuracy(72.9, 91.2, "paper §3 (Faster: Training for classification), 1-crop 224")
+V3_ACCURACY = Accuracy(77.2, 93.8, "paper Table 2, 1-crop 256")
 
-
-def darknet53(**kwargs) -> DarkNet53:
-    return DarkNet53(**kwargs)
-
-
-register(
-    "darknet",
-    variants=[
-        variant(
-            "darknet19",
-            "DarkNet19(YOLOv2)",
-            Accuracy(72.9, 91.2, "paper §3 (Faster: Training for classification), 1-crop 224"),
-            builder=darknet19,
-            year=2016,
-            paper=YOLO9000,
-        ),
-        variant(
-            "darknet53",
-            "DarkNet53(YOLOv3)",
-            Accuracy(77.2, 93.8, "paper Table 2, 1-crop 256"),
-            builder=darknet53,
-            year=2018,
-            paper=YOLOV3,
-            resolution=256,  # "tested at 256 x 256, single crop" (YOLOv3 §2.4)
-        ),
-    ],
-)
+MODELS = [
+    variant("darknet19", "DarkNet19(YOLOv2)", V2_ACCURACY, builder=DarkNet19, year=2016, paper=YOLO9000),
+    # "tested at 256 x 256, single crop" (YOLOv3 §2.4)
+    variant("darknet53", "DarkNet53(YOLOv3)", V3_ACCURACY, builder=DarkNet53, year=2018, paper=YOLOV3, resolution=256),
+]
+register("darknet", MODELS)

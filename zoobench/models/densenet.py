@@ -122,33 +122,10 @@ def densenet(block_config: tuple[int, ...], **kwargs) -> DenseNet:
     return DenseNet(32, block_config, 64, **kwargs)
 
 
-register(
-    "densenet",
-    builder=densenet,
-    year=2017,
-    paper=PAPER,
-    variants=[
-        variant(
-            "densenet121",
-            "DenseNet121",
-            _accuracy(25.02, 7.71),
-            torchvision="densenet121",
-            block_config=(6, 12, 24, 16),
-        ),
-        variant(
-            "densenet169",
-            "DenseNet169",
-            _accuracy(23.80, 6.85),
-            torchvision="densenet169",
-            block_config=(6, 12, 32, 32),
-        ),
-        variant(
-            "densenet201",
-            "DenseNet201",
-            _accuracy(22.58, 6.34),
-            torchvision="densenet201",
-            block_config=(6, 12, 48, 32),
-        ),
-        variant("densenet264", "DenseNet264", _accuracy(22.15, 6.12), block_config=(6, 12, 64, 48)),
-    ],
-)
+MODELS = [
+    variant("densenet121", "DenseNet121", _accuracy(25.02, 7.71), torchvision=True, block_config=(6, 12, 24, 16)),
+    variant("densenet169", "DenseNet169", _accuracy(23.80, 6.85), torchvision=True, block_config=(6, 12, 32, 32)),
+    variant("densenet201", "DenseNet201", _accuracy(22.58, 6.34), torchvision=True, block_config=(6, 12, 48, 32)),
+    variant("densenet264", "DenseNet264", _accuracy(22.15, 6.12), block_config=(6, 12, 64, 48)),
+]
+register("densenet", MODELS, builder=densenet, year=2017, paper=PAPER)

@@ -216,43 +216,28 @@ def _compact(top1_err: float, top5_err: float) -> Accuracy:
     )
 
 
-def dla(levels: tuple[int, ...], channels: tuple[int, ...], block: Block, **kwargs) -> DLA:
-    return DLA(levels, channels, block, **kwargs)
-
-
-register(
-    "dla",
-    builder=dla,
-    year=YEAR,
-    paper=PAPER,
-    variants=[
-        variant(
-            "dla34", "DLA-34", _NO_TABLE, levels=_LEVELS_34, channels=(16, 32, 64, 128, 256, 512), block=BasicBlock
-        ),
-        variant("dla46_c", "DLA-46-C", _compact(35.1, 13.3), levels=_LEVELS_34, channels=_COMPACT, block=Bottleneck),
-        variant(
-            "dla46x_c", "DLA-X-46-C", _compact(34.0, 13.0), levels=_LEVELS_34, channels=_COMPACT, block=Bottleneck, **_X
-        ),
-        variant(
-            "dla60x_c", "DLA-X-60-C", _compact(32.0, 11.6), levels=_LEVELS_60, channels=_COMPACT, block=Bottleneck, **_X
-        ),
-        variant("dla60", "DLA-60", _NO_TABLE, levels=_LEVELS_60, channels=_WIDE, block=Bottleneck),
-        variant("dla60x", "DLA-X-60", _NO_TABLE, levels=_LEVELS_60, channels=_WIDE, block=Bottleneck, **_X),
-        variant(
-            "dla102", "DLA-102", _NO_TABLE, levels=_LEVELS_102, channels=_WIDE, block=Bottleneck, shortcut_root=True
-        ),
-        variant(
-            "dla102x",
-            "DLA-X-102",
-            _NO_TABLE,
-            levels=_LEVELS_102,
-            channels=_WIDE,
-            block=Bottleneck,
-            **_X,
-            shortcut_root=True,
-        ),
-        variant(
-            "dla169", "DLA-169", _NO_TABLE, levels=_LEVELS_169, channels=_WIDE, block=Bottleneck, shortcut_root=True
-        ),
-    ],
-)
+MODELS = [
+    variant("dla34", "DLA-34", _NO_TABLE, levels=_LEVELS_34, channels=(16, 32, 64, 128, 256, 512), block=BasicBlock),
+    variant("dla46_c", "DLA-46-C", _compact(35.1, 13.3), levels=_LEVELS_34, channels=_COMPACT, block=Bottleneck),
+    variant(
+        "dla46x_c", "DLA-X-46-C", _compact(34.0, 13.0), levels=_LEVELS_34, channels=_COMPACT, block=Bottleneck, **_X
+    ),
+    variant(
+        "dla60x_c", "DLA-X-60-C", _compact(32.0, 11.6), levels=_LEVELS_60, channels=_COMPACT, block=Bottleneck, **_X
+    ),
+    variant("dla60", "DLA-60", _NO_TABLE, levels=_LEVELS_60, channels=_WIDE, block=Bottleneck),
+    variant("dla60x", "DLA-X-60", _NO_TABLE, levels=_LEVELS_60, channels=_WIDE, block=Bottleneck, **_X),
+    variant("dla102", "DLA-102", _NO_TABLE, levels=_LEVELS_102, channels=_WIDE, block=Bottleneck, shortcut_root=True),
+    variant(
+        "dla102x",
+        "DLA-X-102",
+        _NO_TABLE,
+        levels=_LEVELS_102,
+        channels=_WIDE,
+        block=Bottleneck,
+        shortcut_root=True,
+        **_X,
+    ),
+    variant("dla169", "DLA-169", _NO_TABLE, levels=_LEVELS_169, channels=_WIDE, block=Bottleneck, shortcut_root=True),
+]
+register("dla", MODELS, builder=DLA, year=YEAR, paper=PAPER)

@@ -175,23 +175,18 @@ VARIANTS = {
 # torchvision builds B5-B7 with the TensorFlow BN settings and B0-B4 with PyTorch's defaults.
 TF_BN = {"bn_eps": 1e-3, "bn_momentum": 0.01}
 
-
-def efficientnet(width: float, depth: float, dropout: float, **kwargs) -> EfficientNet:
-    return EfficientNet(width, depth, dropout, **kwargs)
-
-
-for _key, (_width, _depth, _res, _dropout, _top1, _top5) in VARIANTS.items():
-    register(
-        f"efficientnet_{_key}",
-        family="efficientnet",
-        year=YEAR,
-        paper=PAPER,
-        resolution=_res,
-        seed=f"EfficientNet-{_key.upper()}",
-        accuracy=Accuracy(_top1, _top5, f"paper Table 2 (ICML 2019 version), single crop {_res}"),
-        torchvision=f"efficientnet_{_key}",
-        width=_width,
-        depth=_depth,
-        dropout=_dropout,
-        **(TF_BN if _key in ("b5", "b6", "b7") else {}),
-    )(efficientnet)
+MODELS = [
+    variant(
+        f"efficientnet_{key}",
+        f"EfficientNet-{key.upper()}",
+        Accuracy(top1, top5, f"paper Table 2 (ICML 2019 version), single crop {res}"),
+        torchvision=True,
+        resolution=res,
+        width=width,
+        depth=depth,
+        dropout=dropout,
+        **(TF_BN if key in ("b5", "b6", "b7") else {}),
+    )
+    for key, (width, depth, res, dropout, top1, top5) in VARIANTS.items()
+]
+register("efficientnet", MODELS, builder=EfficientNet, year=YEAR, paper=PAPER)

@@ -282,57 +282,23 @@ class BNInception(nn.Module):
 
 
 V1_PAPER_ACCURACY = Accuracy(None, 89.93, "paper Table 3, 1 model 1 crop 224 (top-5 error 10.07%; no top-1 given)")
-
-
-@register(
-    "googlenet_v1",
-    family="googlenet",
-    year=2014,
-    paper=GOING_DEEPER,
-    seed="GoogleNet V1",
-    accuracy=V1_PAPER_ACCURACY,
-    cfg=PAPER_V1,
-)
-@register(
-    "googlenet_v1_lrn",
-    family="googlenet",
-    year=2014,
-    paper=GOING_DEEPER,
-    seed="GoogleNet V1 (LRN)",
-    accuracy=V1_PAPER_ACCURACY,  # the paper's network has the LRN layers (Figure 3)
-    cfg=PAPER_V1_LRN,
-)
-@register(
-    "googlenet_v1_bn",
-    family="googlenet",
-    year=2014,
-    paper=GOING_DEEPER,
-    seed="GoogleNet V1 (Bn)",
-    # Going Deeper has no BN variant; the Inception authors' later paper reports "BN-GoogLeNet".
-    accuracy=Accuracy(73.2, None, "1512.00567 Table 3, BN-GoogLeNet, 1-crop (top-1 error 26.8%)"),
-    torchvision="googlenet",
-    cfg=TORCHVISION_BN,
-)
-@register(
-    "googlenet_v1_bn_5x5",
-    family="googlenet",
-    year=2014,
-    paper=GOING_DEEPER,
-    accuracy=Accuracy(None, None, "no published figure for this variant"),
-    cfg=SEED_BN,
-)
-def googlenet(cfg: V1Config = PAPER_V1, **kwargs) -> GoogLeNet:
-    return GoogLeNet(cfg, **kwargs)
-
-
-@register(
-    "googlenet_v2",
-    family="googlenet",
-    year=2015,
-    paper=BATCH_NORM,
-    seed="GoogleNet V2",
-    aliases=["bninception", "bn_inception"],
-    accuracy=Accuracy(74.8, 92.18, "paper Figure 4, BN-Inception single crop 224 (errors 25.2% / 7.82%)"),
-)
-def googlenet_v2(**kwargs) -> BNInception:
-    return BNInception(**kwargs)
+# Going Deeper has no BN variant; the Inception authors' later paper reports "BN-GoogLeNet".
+BN_GOOGLENET_ACCURACY = Accuracy(73.2, None, "1512.00567 Table 3, BN-GoogLeNet, 1-crop (top-1 error 26.8%)")
+MODELS = [
+    variant("googlenet_v1", "GoogleNet V1", V1_PAPER_ACCURACY, cfg=PAPER_V1),
+    # the paper's network has the LRN layers (Figure 3)
+    variant("googlenet_v1_lrn", "GoogleNet V1 (LRN)", V1_PAPER_ACCURACY, cfg=PAPER_V1_LRN),
+    variant("googlenet_v1_bn", "GoogleNet V1 (Bn)", BN_GOOGLENET_ACCURACY, torchvision="googlenet", cfg=TORCHVISION_BN),
+    variant("googlenet_v1_bn_5x5", accuracy=Accuracy(None, None, "no published figure for this variant"), cfg=SEED_BN),
+    # v2 (BN-Inception) is the Batch Normalization paper's own network: its builder, year and paper.
+    variant(
+        "googlenet_v2",
+        "GoogleNet V2",
+        Accuracy(74.8, 92.18, "paper Figure 4, BN-Inception single crop 224 (errors 25.2% / 7.82%)"),
+        aliases=["bninception", "bn_inception"],
+        builder=BNInception,
+        year=2015,
+        paper=BATCH_NORM,
+    ),
+]
+register("googlenet", MODELS, builder=GoogLeNet, year=2014, paper=GOING_DEEPER)

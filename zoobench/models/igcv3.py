@@ -82,14 +82,9 @@ def _accuracy(top1: float) -> Accuracy:
     return Accuracy(top1, None, "paper, IGCV3-D vs MobileNetV2 at width multipliers 0.7/1.0/1.4, 1-crop 224")
 
 
-@register(
-    "igcv3_w0_7", family="igcv3", year=2018, paper=PAPER, seed="IGCV3-D (0.7)", accuracy=_accuracy(68.45), width=0.7
-)
-@register(
-    "igcv3_w1_0", family="igcv3", year=2018, paper=PAPER, seed="IGCV3-D (1.0)", accuracy=_accuracy(72.20), width=1.0
-)
-@register(
-    "igcv3_w1_4", family="igcv3", year=2018, paper=PAPER, seed="IGCV3-D (1.4)", accuracy=_accuracy(74.70), width=1.4
-)
-def igcv3(**kwargs) -> IGCV3:
-    return IGCV3(**kwargs)
+MODELS = [
+    variant("igcv3_w0_7", "IGCV3-D (0.7)", _accuracy(68.45), width=0.7),
+    variant("igcv3_w1_0", "IGCV3-D (1.0)", _accuracy(72.20), width=1.0),
+    variant("igcv3_w1_4", "IGCV3-D (1.4)", _accuracy(74.70), width=1.4),
+]
+register("igcv3", MODELS, builder=IGCV3, year=2018, paper=PAPER)

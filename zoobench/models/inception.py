@@ -395,28 +395,13 @@ class InceptionV4(nn.Module):
         return self.last_linear(self.head_drop(x))
 
 
-@register(
-    "inception_v3",
-    family="inception",
-    year=2015,
-    paper=RETHINKING,
-    seed="GoogleNet V3",
-    resolution=299,
-    accuracy=Accuracy(78.8, 94.4, "paper Table 3, Inception-v3 (BN-auxiliary), 1-crop 299"),
-    torchvision="inception_v3",
-)
-def inception_v3(**kwargs) -> InceptionV3:
-    return InceptionV3(**kwargs)
+V3_ACCURACY = Accuracy(78.8, 94.4, "paper Table 3, Inception-v3 (BN-auxiliary), 1-crop 299")
+V4_ACCURACY = Accuracy(80.0, 95.0, "paper Table 2, single model 1-crop 299")
 
-
-@register(
-    "inception_v4",
-    family="inception",
-    year=2016,
-    paper=INCEPTION_V4,
-    seed="GoogleNet V4",
-    resolution=299,
-    accuracy=Accuracy(80.0, 95.0, "paper Table 2, single model 1-crop 299"),
-)
-def inception_v4(**kwargs) -> InceptionV4:
-    return InceptionV4(**kwargs)
+MODELS = [
+    variant(
+        "inception_v3", "GoogleNet V3", V3_ACCURACY, torchvision=True, builder=InceptionV3, year=2015, paper=RETHINKING
+    ),
+    variant("inception_v4", "GoogleNet V4", V4_ACCURACY, builder=InceptionV4, year=2016, paper=INCEPTION_V4),
+]
+register("inception", MODELS, resolution=299)

@@ -145,37 +145,14 @@ class MobileNetV2(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-@register(
-    "mobilenet_v1",
-    family="mobilenet",
-    year=2017,
-    paper=V1_PAPER,
-    seed="MobileNet",
-    accuracy=Accuracy(70.6, None, "paper Table 8 (1.0 MobileNet-224), 1-crop 224"),
-)
-def mobilenet_v1(**kwargs) -> MobileNetV1:
-    return MobileNetV1(**kwargs)
+V1_ACCURACY = Accuracy(70.6, None, "paper Table 8 (1.0 MobileNet-224), 1-crop 224")
+V2_ACCURACY = Accuracy(72.0, None, "paper Table 4 (MobileNetV2, 1.0), 1-crop 224")
 
-
-@register(
-    "mobilenet_v2",
-    family="mobilenet",
-    year=2018,
-    paper=V2_PAPER,
-    seed="MobileNetV2",
-    accuracy=Accuracy(72.0, None, "paper Table 4 (MobileNetV2, 1.0), 1-crop 224"),
-    torchvision="mobilenet_v2",
-)
-@register(
-    "mobilenet_v2_proj_shortcut",
-    family="mobilenet",
-    year=2018,
-    paper=V2_PAPER,
-    accuracy=None,
-    proj_shortcut=True,
-    always_expand=True,
-)
-def mobilenet_v2(**kwargs) -> MobileNetV2:
-    """`mobilenet_v2_proj_shortcut` is the seed's MobileNetV2 (3,564,680 params): every block expands, and stride-1
-    blocks that change width get a 1x1 conv-BN shortcut, as in the widely copied pytorch-cifar MobileNetV2."""
-    return MobileNetV2(**kwargs)
+MODELS = [
+    variant("mobilenet_v1", "MobileNet", V1_ACCURACY, builder=MobileNetV1, year=2017, paper=V1_PAPER),
+    variant("mobilenet_v2", "MobileNetV2", V2_ACCURACY, torchvision=True),
+    # The seed's MobileNetV2 (3,564,680 params): every block expands, and stride-1 blocks that change width get a
+    # 1x1 conv-BN shortcut, as in the widely copied pytorch-cifar MobileNetV2.
+    variant("mobilenet_v2_proj_shortcut", proj_shortcut=True, always_expand=True),
+]
+register("mobilenet", MODELS, builder=MobileNetV2, year=2018, paper=V2_PAPER)

@@ -78,16 +78,10 @@ class PeleeNet(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(x), 1))
 
 
-@register(
-    "peleenet",
-    family="peleenet",
-    year=2018,
-    paper=PAPER,
-    seed="PeleeNet",
-    accuracy=Accuracy(72.6, 90.6, "paper, ImageNet ILSVRC 2012 results table, 1-crop 224"),
-)
-@register("peleenet_stem224", family="peleenet", year=2018, paper=PAPER, stem_channels=224)
-def peleenet(**kwargs) -> PeleeNet:
-    """`peleenet_stem224` is the seed's PeleeNet (4,519,880 params): a 224-channel stem instead of 32, which widens
-    every later layer by 192 channels."""
-    return PeleeNet(**kwargs)
+MODELS = [
+    variant("peleenet", "PeleeNet", Accuracy(72.6, 90.6, "paper, ImageNet ILSVRC 2012 results table, 1-crop 224")),
+    # The seed's PeleeNet (4,519,880 params): a 224-channel stem instead of 32, which widens every later layer by 192
+    # channels.
+    variant("peleenet_stem224", stem_channels=224),
+]
+register("peleenet", MODELS, builder=PeleeNet, year=2018, paper=PAPER)

@@ -112,54 +112,11 @@ class PreActResNet(nn.Module):
 # The paper reports ImageNet results only for ResNet-152 and ResNet-200 (Table 5).
 _ACC_152 = Accuracy(78.9, 94.5, "paper Table 5, 1-crop 320 (trained at 224)")
 
-
-@register(
-    "preact_resnet18",
-    family="preact_resnet",
-    year=2016,
-    paper=PAPER,
-    seed="PreActResNet18",
-    block=PreActBasicBlock,
-    layers=(2, 2, 2, 2),
-)
-@register(
-    "preact_resnet34",
-    family="preact_resnet",
-    year=2016,
-    paper=PAPER,
-    seed="PreActResNet34",
-    block=PreActBasicBlock,
-    layers=(3, 4, 6, 3),
-)
-@register(
-    "preact_resnet50",
-    family="preact_resnet",
-    year=2016,
-    paper=PAPER,
-    seed="PreActResNet50",
-    block=PreActBottleneck,
-    layers=(3, 4, 6, 3),
-)
-@register(
-    "preact_resnet101",
-    family="preact_resnet",
-    year=2016,
-    paper=PAPER,
-    seed="PreActResNet101",
-    block=PreActBottleneck,
-    layers=(3, 4, 23, 3),
-)
-@register(
-    "preact_resnet152",
-    family="preact_resnet",
-    year=2016,
-    paper=PAPER,
-    seed="PreActResNet152",
-    accuracy=_ACC_152,
-    block=PreActBottleneck,
-    layers=(3, 8, 36, 3),
-)
-def preact_resnet(
-    block: type[PreActBasicBlock | PreActBottleneck], layers: tuple[int, int, int, int], **kwargs
-) -> PreActResNet:
-    return PreActResNet(block, layers, **kwargs)
+MODELS = [
+    variant("preact_resnet18", "PreActResNet18", block=PreActBasicBlock, layers=(2, 2, 2, 2)),
+    variant("preact_resnet34", "PreActResNet34", block=PreActBasicBlock, layers=(3, 4, 6, 3)),
+    variant("preact_resnet50", "PreActResNet50", block=PreActBottleneck, layers=(3, 4, 6, 3)),
+    variant("preact_resnet101", "PreActResNet101", block=PreActBottleneck, layers=(3, 4, 23, 3)),
+    variant("preact_resnet152", "PreActResNet152", _ACC_152, block=PreActBottleneck, layers=(3, 8, 36, 3)),
+]
+register("preact_resnet", MODELS, builder=PreActResNet, year=2016, paper=PAPER)

@@ -119,60 +119,22 @@ def _accuracy(top1: float, top5: float | None, table: str = "Table 3, option B/C
     return Accuracy(top1, top5, f"paper {table}, 10-crop val")
 
 
-@register(
-    "resnet18",
-    family="resnet",
-    year=2016,
-    paper=PAPER,
-    seed="ResNet18",
-    accuracy=_accuracy(72.12, None, "Table 2"),
-    torchvision="resnet18",
-    block=BasicBlock,
-    layers=(2, 2, 2, 2),
-)
-@register(
-    "resnet34",
-    family="resnet",
-    year=2016,
-    paper=PAPER,
-    seed="ResNet34",
-    accuracy=_accuracy(75.81, 92.60),
-    torchvision="resnet34",
-    block=BasicBlock,
-    layers=(3, 4, 6, 3),
-)
-@register(
-    "resnet50",
-    family="resnet",
-    year=2016,
-    paper=PAPER,
-    seed="ResNet50",
-    accuracy=_accuracy(77.15, 93.29),
-    torchvision="resnet50",
-    block=Bottleneck,
-    layers=(3, 4, 6, 3),
-)
-@register(
-    "resnet101",
-    family="resnet",
-    year=2016,
-    paper=PAPER,
-    seed="ResNet101",
-    accuracy=_accuracy(78.25, 93.95),
-    torchvision="resnet101",
-    block=Bottleneck,
-    layers=(3, 4, 23, 3),
-)
-@register(
-    "resnet152",
-    family="resnet",
-    year=2016,
-    paper=PAPER,
-    seed="ResNet152",
-    accuracy=_accuracy(78.57, 94.29),
-    torchvision="resnet152",
-    block=Bottleneck,
-    layers=(3, 8, 36, 3),
-)
-def resnet(block: type[BasicBlock | Bottleneck], layers: tuple[int, int, int, int], **kwargs) -> ResNet:
-    return ResNet(block, layers, **kwargs)
+MODELS = [
+    variant(
+        "resnet18",
+        "ResNet18",
+        _accuracy(72.12, None, "Table 2"),
+        torchvision=True,
+        block=BasicBlock,
+        layers=(2, 2, 2, 2),
+    ),
+    variant("resnet34", "ResNet34", _accuracy(75.81, 92.60), torchvision=True, block=BasicBlock, layers=(3, 4, 6, 3)),
+    variant("resnet50", "ResNet50", _accuracy(77.15, 93.29), torchvision=True, block=Bottleneck, layers=(3, 4, 6, 3)),
+    variant(
+        "resnet101", "ResNet101", _accuracy(78.25, 93.95), torchvision=True, block=Bottleneck, layers=(3, 4, 23, 3)
+    ),
+    variant(
+        "resnet152", "ResNet152", _accuracy(78.57, 94.29), torchvision=True, block=Bottleneck, layers=(3, 8, 36, 3)
+    ),
+]
+register("resnet", MODELS, builder=ResNet, year=2016, paper=PAPER)

@@ -10,7 +10,7 @@ zoobench.models.resnet.ResNet (torchvision's layout), built with groups=C and wi
 from __future__ import annotations
 
 from zoobench.models.resnet import Bottleneck, ResNet
-from zoobench.registry import Accuracy, Paper, register, variant
+from zoobench.registry import Accuracy, Paper, Variant, register, variant
 
 PAPER = Paper("Aggregated Residual Transformations for Deep Neural Networks", "1611.05431")
 
@@ -35,24 +35,21 @@ def resnext(depth: int, cardinality: int, width: int, **kwargs) -> ResNet:
     return ResNet(Bottleneck, LAYERS[depth], groups=cardinality, width_per_group=width, **kwargs)
 
 
-def _register_all() -> None:
-    # Eight rows from one builder and one table, instead of eight near-identical decorators.
-    for (depth, cardinality, width), top1_err in _TOP1_ERR.items():
-        name = f"resnext{depth}_{cardinality}x{width}d"
-        top5_err = _TOP5_ERR.get((depth, cardinality, width))
-        source = "paper Table 3 (top-1) and Table 4 (top-5), 1-crop 224" if top5_err else "paper Table 3, 1-crop 224"
-        register(
-            name,
-            family="resnext",
-            year=2017,
-            paper=PAPER,
-            seed=f"ResNeXt{depth}_{cardinality}x{width}d",
-            accuracy=Accuracy(round(100 - top1_err, 2), round(100 - top5_err, 2) if top5_err else None, source),
-            torchvision=name if name == "resnext50_32x4d" else None,
-            depth=depth,
-            cardinality=cardinality,
-            width=width,
-        )(resnext)
+def _variant(depth: int, cardinality: int, width: int, top1_err: float) -> Variant:
+    """One row of Table 3: its name, seed row and accuracy follow from depth, cardinality and width."""
+    name = f"resnext{depth}_{cardinality}x{width}d"
+    top5_err = _TOP5_ERR.get((depth, cardinality, width))
+    source = "paper Table 3 (top-1) and Table 4 (top-5), 1-crop 224" if top5_err else "paper Table 3, 1-crop 224"
+    return variant(
+        name,
+        f"ResNeXt{depth}_{cardinality}x{width}d",
+        Accuracy(round(100 - top1_err, 2), round(100 - top5_err, 2) if top5_err else None, source),
+        torchvision=name == "resnext50_32x4d",  # the one torchvision builds
+        depth=depth,
+        cardinality=cardinality,
+        width=width,
+    )
 
 
-_register_all()
+MODELS = [_variant(*row, top1_err) for row, top1_err in _TOP1_ERR.items()]
+register("resnext", MODELS, builder=resnext, year=2017, paper=PAPER)

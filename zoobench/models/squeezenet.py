@@ -120,36 +120,20 @@ def _accuracy(top1: float, top5: float, where: str) -> Accuracy:
     return Accuracy(top1, top5, f"paper {where}, 1-crop val")
 
 
-@register(
-    "squeezenet1_0",
-    family="squeezenet",
-    year=2017,
-    paper=PAPER,
-    seed="SqueezeNet",
-    accuracy=_accuracy(57.5, 80.3, "Table 2"),
-    torchvision="squeezenet1_0",
-)
-@register(
-    "squeezenet1_0_simple_bypass",
-    family="squeezenet",
-    year=2017,
-    paper=PAPER,
-    seed="SqueezeNet + Simple Bypass",
-    accuracy=_accuracy(60.4, 82.5, "Table 3"),
-    bypass="simple",
-)
-@register(
-    "squeezenet1_0_complex_bypass",
-    family="squeezenet",
-    year=2017,
-    paper=PAPER,
-    seed="SqueezeNet + Complex Bypass",
-    accuracy=_accuracy(58.8, 82.0, "Table 3"),
-    bypass="complex",
-)
-@register("squeezenet1_0_bn", family="squeezenet", year=2017, paper=PAPER, bn=True)
-@register("squeezenet1_0_simple_bypass_bn", family="squeezenet", year=2017, paper=PAPER, bypass="simple", bn=True)
-@register("squeezenet1_0_complex_bypass_bn", family="squeezenet", year=2017, paper=PAPER, bypass="complex", bn=True)
-def squeezenet1_0(**kwargs) -> SqueezeNet:
-    """The `_bn` models are the seed's SqueezeNet rows (1,252,400 / 1,252,400 / 1,594,928 params)."""
-    return SqueezeNet(**kwargs)
+MODELS = [
+    variant("squeezenet1_0", "SqueezeNet", _accuracy(57.5, 80.3, "Table 2"), torchvision=True),
+    variant(
+        "squeezenet1_0_simple_bypass", "SqueezeNet + Simple Bypass", _accuracy(60.4, 82.5, "Table 3"), bypass="simple"
+    ),
+    variant(
+        "squeezenet1_0_complex_bypass",
+        "SqueezeNet + Complex Bypass",
+        _accuracy(58.8, 82.0, "Table 3"),
+        bypass="complex",
+    ),
+    # The seed's SqueezeNet rows (1,252,400 / 1,252,400 / 1,594,928 params).
+    variant("squeezenet1_0_bn", bn=True),
+    variant("squeezenet1_0_simple_bypass_bn", bypass="simple", bn=True),
+    variant("squeezenet1_0_complex_bypass_bn", bypass="complex", bn=True),
+]
+register("squeezenet", MODELS, builder=SqueezeNet, year=2017, paper=PAPER)

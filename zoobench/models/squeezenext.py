@@ -78,45 +78,10 @@ def _accuracy(top1: float, top5: float) -> Accuracy:
     return Accuracy(top1, top5, "paper ImageNet results tables, 1-crop val")
 
 
-@register(
-    "sqnxt23_w1",
-    family="squeezenext",
-    year=2018,
-    paper=PAPER,
-    seed="1.0-SqNxt-23",
-    accuracy=_accuracy(59.05, 82.60),
-    depth="23",
-    width=1.0,
-)
-@register(
-    "sqnxt23v5_w1",
-    family="squeezenext",
-    year=2018,
-    paper=PAPER,
-    seed="1.0-SqNxt-23v5",
-    accuracy=_accuracy(59.24, 82.41),
-    depth="23v5",
-    width=1.0,
-)
-@register(
-    "sqnxt23_w2",
-    family="squeezenext",
-    year=2018,
-    paper=PAPER,
-    seed="2.0-SqNxt-23",
-    accuracy=_accuracy(67.18, 88.17),
-    depth="23",
-    width=2.0,
-)
-@register(
-    "sqnxt23v5_w2",
-    family="squeezenext",
-    year=2018,
-    paper=PAPER,
-    seed="2.0-SqNxt-23v5",
-    accuracy=_accuracy(67.44, 88.20),
-    depth="23v5",
-    width=2.0,
-)
-def squeezenext(**kwargs) -> SqueezeNext:
-    return SqueezeNext(**kwargs)
+MODELS = [
+    variant("sqnxt23_w1", "1.0-SqNxt-23", _accuracy(59.05, 82.60), depth="23", width=1.0),
+    variant("sqnxt23v5_w1", "1.0-SqNxt-23v5", _accuracy(59.24, 82.41), depth="23v5", width=1.0),
+    variant("sqnxt23_w2", "2.0-SqNxt-23", _accuracy(67.18, 88.17), depth="23", width=2.0),
+    variant("sqnxt23v5_w2", "2.0-SqNxt-23v5", _accuracy(67.44, 88.20), depth="23v5", width=2.0),
+]
+register("squeezenext", MODELS, builder=SqueezeNext, year=2018, paper=PAPER)

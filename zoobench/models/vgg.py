@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from zoobench.models._blocks import init_weights
-from zoobench.registry import Accuracy, Paper, register, variant
+from zoobench.registry import Accuracy, Paper, Variant, register, variant
 
 PAPER = Paper("Very Deep Convolutional Networks for Large-Scale Image Recognition", "1409.1556")
 
@@ -116,19 +116,14 @@ def vgg(config: str, batch_norm: bool = False, pooled_head: bool = False, **kwar
     return VGG(DEPTHS[config], batch_norm=batch_norm, pooled_head=pooled_head, **kwargs)
 
 
-def _register_all() -> None:
-    # Twelve models from one builder: a loop keeps the metadata in one table instead of twelve decorators.
-    for name, (config, seed, accuracy) in _PAPER_ROWS.items():
-        common = dict(family="vgg", year=2015, paper=PAPER, resolution=224, config=config)
-        register(name, seed=seed, accuracy=accuracy, torchvision=name, **common)(vgg)
-        register(
-            f"{name}_bn",
-            accuracy=_BN_ACCURACY[name],
-            torchvision=f"{name}_bn",
-            batch_norm=True,
-            **common,
-        )(vgg)
-        register(f"{name}_bn_gap", accuracy=None, batch_norm=True, pooled_head=True, **common)(vgg)
+def _variants(name: str, config: str, seed: str, accuracy: Accuracy) -> list[Variant]:
+    """A configuration's three models: the paper's, with batch norm, and with batch norm and a pooled head."""
+    return [
+        variant(name, seed, accuracy, torchvision=True, config=config),
+        variant(f"{name}_bn", accuracy=_BN_ACCURACY[name], torchvision=True, config=config, batch_norm=True),
+        variant(f"{name}_bn_gap", config=config, batch_norm=True, pooled_head=True),
+    ]
 
 
-_register_all()
+MODELS = [row for name, info in _PAPER_ROWS.items() for row in _variants(name, *info)]
+register("vgg", MODELS, builder=vgg, year=2015, paper=PAPER)

@@ -60,8 +60,8 @@ class _LineTask:
 
     def advance(self, n: float = 1, *, label: str = "", result: object = None) -> None:
         self.done += n
-        if not label and result is None:
-            return  # a byte count or an unnamed step: too fine-grained for a log line
+        if (not label and result is None) or self.total == 1:
+            return  # a byte count or an unnamed step is too fine-grained for a log line; one item needs no count
         count = f"[{self.done:g}/{self.total:g}] " if self.total and self.unit == "items" else ""
         detail = self.describe(result) if self.describe is not None and result is not None else ""
         text = f"{count}{label}{': ' if label and detail else ''}{detail}"

@@ -161,6 +161,50 @@ EVAL_COLUMNS = [
     Column("top5_ci", "Top-5 95% CI", text),
     Column("images_per_s", "Images/s", num(1)),
 ]
+_CROP_GEOMETRY = {1: "centre crop", 5: "corners + centre", 10: "corners + centre and their horizontal flips"}
+
+
+def eval_display_row(row: dict) -> dict:
+    """The result's row plus the interval columns as text (the table shows them; CSV and JSON keep both)."""
+    return {
+        **row,
+        "top1_ci": f"[{row['top1_lo']:.2f}, {row['top1_hi']:.2f}]",
+        "top5_ci": f"[{row['top5_lo']:.2f}, {row['top5_hi']:.2f}]",
+    }
+
+
+def eval_title(row: dict) -> str:
+    return f"zoobench eval: {row['model']} on {row['images']:,} images, {row['crops']}-crop"
+
+
+def eval_notes(row: dict, skipped: list[tuple[str, str]]) -> list[str]:
+    """The settings in sentences, for the Markdown footnotes and the JSON document."""
+    notes = [
+        f"Top-1/Top-5: % of {row['images']:,} images of {row['data']} ({row['classes']} classes, labels from "
+        f"{row['classes_source']}); the brackets are the {row['ci']}.",
+        f"{row['crops']}-crop: {row['resize']}, then {row['crop_size']}x{row['crop_size']} "
+        f"{_CROP_GEOMETRY[row['crops']]}; {row['interpolation']}; decoder {row['decoder']}; crops averaged as "
+        + ("softmax probabilities." if row["average"] == "softmax" else "logits, then softmax."),
+        f"Weights: {row['weights']}" + (f" (sha256 {row['weights_sha256']})." if row["weights_sha256"] else "."),
+        f"Images/s: {row['dataset_images']:,} images / {row['wall_s']:.1f} s wall on {row['device']}, {row['dtype']}, "
+        f"batch {row['batch_size']} images, loader workers per process: {row['workers']}; decode + resize took "
+        f"{row['decode_s']:.1f} CPU s, normalising and the model {row['model_s']:.1f} s.",
+    ]
+    if row["random_init"]:
+        notes.append("The model is randomly initialised (no --weights): these accuracies are chance level.")
+    if skipped:
+        files = [f for f, _ in skipped]
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        notes.append(
+            f"{len(skipped)} unreadable images were skipped (--skip-bad) and left out of both denominators: {shown}"
+        )
+    if row["top5_k"] < 5:
+        notes.append(f"Only {row['classes']} classes: 'top-5' is top-{row['top5_k']}.")
+    if row["published_source"]:
+        notes.append(
+            f"Published: top-1 {row['published_top1']}, top-5 {row['published_top5']} ({row['published_source']})."
+        )
+    return notes
 
 
 # --- bench --------------------------------------------------------------------------------------------------------
@@ -194,6 +238,13 @@ BENCH_COMPARE_COLUMNS = [
     Column("verdict", "Verdict", text),
     Column("busy", "Busy", lambda v: "yes" if v else ""),
 ]
+BENCH_ERROR = Column("error", "Error", text)  # a model that failed: its row has this instead of figures
+
+
+def bench_columns(compare: bool, failed: bool) -> list[Column]:
+    """The bench table, with the A/B columns under --compare and an Error column only when some model failed."""
+    columns = BENCH_COMPARE_COLUMNS if compare else BENCH_COLUMNS
+    return [*columns, BENCH_ERROR] if failed else list(columns)
 
 
 def bench_notes(config: timing.BenchConfig, policy: timing.Policy) -> list[str]:
@@ -207,3 +258,99 @@ def bench_notes(config: timing.BenchConfig, policy: timing.Policy) -> list[str]:
         "GFLOP/s: 2 x MACs per image x images/s. fp32 peak %: of cores x clock x FMA width from /proc/cpuinfo "
         "(assumptions in each row's peak_basis; an upper-bound peak, so the share is a lower bound).",
     ]
+
+
+# --- report -------------------------------------------------------------------------------------------------------
+
+PAPER = "†"  # marks a published (paper) accuracy in the report's table
+TABLE_COLUMNS = [
+    *SEED_COLUMNS[:5],
+    Column("top1_text", SEED_COLUMNS[5].header, text),
+    Column("top5_text", SEED_COLUMNS[6].header, text),
+]
+# Who measured a latency the report shows, by the source the reader gave it.
+LATENCY_SOURCES = {
+    "bench": "`zoobench bench`",
+    "parity": "benchmarks/bench_parity.py's runs interleaved with torchvision",
+    "profile": "`zoobench profile`'s quick timing",
+}
+BUSY_NOTE = (
+    "{busy} of {n} latencies were measured while the machine was busy (bench warned of load from other processes): "
+    "rerun them on a quiet machine before trusting them."
+)
+
+
+def measured_by(sources: list[str]) -> str:
+    return " and ".join(LATENCY_SOURCES.get(s, s) for s in sources)
+
+
+def report_footnotes(
+    *,
+    resolutions: list[int],
+    time_cast: tuple[str, str, str] | None,
+    rows: int,
+    missing: int,
+    busy: int,
+    other_machines: list[str],
+    crops: list[int],
+    measured: bool,
+    ignored: list[str],
+) -> list[str]:
+    """The report table's footnotes. `time_cast` is (who measured, setting, machine) or None without latencies;
+    `missing` counts the `rows` without one; `ignored` names the eval results not shown as accuracy, with why."""
+    at = ", ".join(f"{r}x{r}" for r in resolutions) or "the resolution each result file states"
+    notes = [
+        "Params/Million: all parameters, in millions. MACs/G: multiply-accumulates of convolutions, linear layers and "
+        f"matmuls per image (batch 1) at {at}, in 10^9, as `zoobench profile` counts them; FLOPs/G = 2 x MACs/G.",
+    ]
+    if time_cast is None:
+        notes.append("Time_cast/ms: blank: no bench results were given (never estimated).")
+    else:
+        by, setting, machine = time_cast
+        notes.append(
+            f"Time_cast/ms: median latency of one forward pass measured by {by} ({setting}) on {machine}"
+            + (f"; blank for the {missing} model(s) not measured at that setting." if missing else ".")
+        )
+        if busy:
+            notes.append(BUSY_NOTE.format(busy=busy, n=rows - missing))
+        if other_machines:
+            notes.append(
+                f"Latencies from other machines are in the plots and the HTML report: {'; '.join(other_machines)}."
+            )
+    how = f"{'/'.join(str(c) for c in crops)}-crop" if crops else "settings in the eval results"
+    if measured:
+        notes.append(
+            f"Top-1/Top-5: ImageNet-1k val accuracy in %, measured by `zoobench eval` ({how}) where unmarked; "
+            f"{PAPER} marks the paper's published figure (not measured here); blank: neither."
+        )
+    else:
+        notes.append(
+            f"Top-1/Top-5 {PAPER}: the papers' published ImageNet-1k val accuracy in %, not measured here "
+            "(no eval results were given); blank: none published."
+        )
+    if ignored:
+        notes.append(f"Eval results not shown as ImageNet accuracy: {', '.join(ignored)}.")
+    return notes
+
+
+# --- prepare-imagenet ---------------------------------------------------------------------------------------------
+
+
+def _count_or_text(value: object) -> str:
+    """Counts with thousands separators; an MD5 row's hex digests as they are; blank where a row has none."""
+    if value is None or value == "":
+        return ""
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+PREPARE_COLUMNS = [
+    Column("split", "Split", text),
+    Column("class", "Class", text),
+    Column("expected", "Expected", _count_or_text),
+    Column("found", "Found", _count_or_text),
+    Column("status", "Status", text),
+    Column("extracted", "Written now", _count_or_text),
+    Column("resumed", "Done before", _count_or_text),
+    Column("bytes", "Size/MB", num(1, 1e6)),
+    Column("seconds", "Time/s", num(1)),
+]

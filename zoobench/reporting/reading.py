@@ -26,6 +26,7 @@ REPORT_SCHEMA_KIND = "report"
 REPORT_MARKER = "top1_origin"  # a key only the report's own rows carry: its CSV output is skipped too
 MAX_DEPTH = 64  # result files nest 3-4 levels; deeper is hostile, and printing it could blow the stack later
 MAX_NAME = 200  # characters of a model name; longer is not a name
+OWN_OUTPUT = "zoobench report's own output, not a result"
 
 
 @dataclass
@@ -36,8 +37,12 @@ class ResultFile:
 
 
 class Skipped(ZooError):
-    """A file that is not a result to report (junk or someone else's JSON): a folder scan passes over it with a
-    note; named explicitly, it is an error."""
+    """A file that cannot be reported (junk, or a result with a bad value): a folder scan passes over it with a note
+    `skipped FILE: reason`; named explicitly, it is an error (the message)."""
+
+    def __init__(self, where: str, reason: str, form: str = "{where} is {reason}") -> None:
+        super().__init__(form.format(where=where, reason=reason))
+        self.reason = reason
 
 
 def shown(path: Path | str) -> str:
@@ -55,7 +60,9 @@ def discover(paths: Sequence[Path]) -> list[tuple[Path, bool]]:
             st = path.stat()
         except FileNotFoundError:
             if path == DEFAULT_DIR:
-                raise ZooError("no results/ folder here: give result files or folders (CSV/JSON from profile, bench, eval)")
+                raise ZooError(
+                    "no results/ folder here: give result files or folders (CSV/JSON from profile, bench, eval)"
+                ) from None
             raise ZooError(f"no such result file or folder: {str(path)!r}") from None
         except OSError as exc:
             raise ZooError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
@@ -86,8 +93,9 @@ def _scan(folder: Path) -> list[Path]:
     return sorted(inside)
 
 
-def read(path: Path) -> ResultFile | None:
-    """Parse one file; None when it is well-formed but holds no rows to report. `Skipped` (a ZooError) for junk."""
+def read(path: Path) -> ResultFile:
+    """Parse one file into rows; `Skipped` (a ZooError) for junk and for files with no rows to report (a benchmark
+    summary, the report's own output)."""
     where = repr(str(path))
     text = _text(path, where)
     if path.suffix.lower() == ".json":
@@ -95,17 +103,17 @@ def read(path: Path) -> ResultFile | None:
         if isinstance(doc, list):
             doc = {"rows": doc}
         if not isinstance(doc, dict):
-            raise Skipped(f"{where} is JSON {type(doc).__name__}, not a result document (an object with 'rows')")
+            raise Skipped(where, f"JSON {type(doc).__name__}, not a result document (an object with 'rows')")
         if formats.schema_of(doc, where) == REPORT_SCHEMA_KIND or doc.get("kind") == REPORT_KIND:
-            return None
+            raise Skipped(where, OWN_OUTPUT)
         if not isinstance(doc.get("rows"), list):
-            return None
+            raise Skipped(where, "no result rows", "{where} holds no result rows (expected JSON with a 'rows' list)")
         env = doc.get("environment") if isinstance(doc.get("environment"), dict) else {}
         rows = doc["rows"]
     else:
         rows, env = _csv(text, where), {}
     if rows and isinstance(rows[0], dict) and REPORT_MARKER in rows[0]:
-        return None
+        raise Skipped(where, OWN_OUTPUT)
     for i, row in enumerate(rows):
         _check_row(row, i, where)
     return ResultFile(path, env, rows)
@@ -117,16 +125,16 @@ def _text(path: Path, where: str) -> str:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise Skipped(f"{where} is not a regular file")
+                raise Skipped(where, "not a regular file")
             data = fh.read()
     except OSError as exc:
-        raise Skipped(f"cannot read {where}: {exc.strerror or exc}") from None
+        raise Skipped(where, f"cannot read it: {exc.strerror or exc}", "{where}: {reason}") from None
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Skipped(f"cannot read {where}: not UTF-8 text (byte {exc.start})") from None
+    except UnicodeDecodeError:
+        raise Skipped(where, "not UTF-8 text") from None
     if not text.strip():
-        raise Skipped(f"{where} is empty")
+        raise Skipped(where, "empty")
     return text
 
 
@@ -134,13 +142,13 @@ def _json(text: str, where: str) -> object:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise Skipped(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        raise Skipped(where, f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
     except RecursionError:
-        raise Skipped(f"{where} is not a result file: JSON nested too deep") from None
+        raise Skipped(where, "not a result file: JSON nested too deep") from None
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
-        raise Skipped(f"{where} is not valid JSON: {first_line(exc)}") from None
+        raise Skipped(where, f"not valid JSON: {first_line(exc)}") from None
     if _too_deep(doc):
-        raise Skipped(f"{where} is not a result file: JSON nested more than {MAX_DEPTH} levels")
+        raise Skipped(where, f"not a result file: JSON nested more than {MAX_DEPTH} levels")
     return doc
 
 
@@ -162,7 +170,7 @@ def _csv(text: str, where: str) -> list[dict]:
     try:
         df = pd.read_csv(io.StringIO(text))
     except Exception as exc:  # pandas raises many types for malformed text (ParserError, ValueError, ...)
-        raise Skipped(f"{where} is not a valid CSV: {first_line(exc)}") from None
+        raise Skipped(where, f"not a valid CSV: {first_line(exc)}") from None
     df = df.astype(object).where(pd.notna(df), None)
     return df.to_dict(orient="records")
 
@@ -170,6 +178,7 @@ def _csv(text: str, where: str) -> list[dict]:
 def _check_row(row: object, i: int, where: str) -> None:
     name = row.get("model") if isinstance(row, dict) else None
     if not isinstance(name, str) or not name.strip():
-        raise Skipped(f"{where}: row {i + 1} has no model name")
+        raise Skipped(where, f"row {i + 1} has no model name", "{where}: {reason}")
     if len(name) > MAX_NAME or not name.isprintable():
-        raise Skipped(f"{where}: row {i + 1}: the model name is not one line of at most {MAX_NAME} characters")
+        why = f"row {i + 1}: the model name is not one line of at most {MAX_NAME} characters"
+        raise Skipped(where, why, "{where}: {reason}")

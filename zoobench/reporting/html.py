@@ -11,10 +11,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from zoobench import plots as plotting
-from zoobench import results as res
 from zoobench.errors import ZooError
 from zoobench.output import formats as report
+from zoobench.output import views
+from zoobench.output.files import check_output
+from zoobench.reporting import plots as plotting
+from zoobench.reporting import results as res
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em auto; max-width: 1200px;
@@ -67,7 +69,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Seque
 
 def zoo_table(rows: Sequence[dict]) -> str:
     """The seed-style table, grouped by year like the Markdown, with the paper marker styled."""
-    columns = res.TABLE_COLUMNS
+    columns = views.TABLE_COLUMNS
     df = report.frame(rows, columns)
     numeric = [c.fmt is not report.text or c.key.endswith("_text") for c in columns]
     head = "".join(f"<th>{_e(c.header)}</th>" for c in columns)
@@ -80,7 +82,7 @@ def zoo_table(rows: Sequence[dict]) -> str:
         cells = []
         for c, value, num in zip(columns, values, numeric, strict=True):
             text = _e(value)
-            if c.key.endswith("_text") and res.PAPER in value:
+            if c.key.endswith("_text") and views.PAPER in value:
                 text = f'<span class="paper">{text}</span>'
             cells.append(f'<td class="num">{text}</td>' if num else f"<td>{text}</td>")
         body.append(f'<tr data-model="{_e(row["model"])}">{"".join(cells)}</tr>')
@@ -123,7 +125,7 @@ def latency_table(results: res.Results, tags: dict[str, str]) -> str:
 def accuracy_table(results: res.Results) -> str:
     keys = [k for k in ACCURACY_SETTINGS if any(k in a.row for a in results.accuracies)]
     headers = ["Model", "Top-1/%", "Top-5/%", *keys, "In the table", "Source"]
-    chosen = res.chosen_accuracy(results)
+    chosen = results.chosen_accuracy()
     rows = []
     for a in results.accuracies:
         cells = [a.model, _fmt(a.top1, 4), _fmt(a.top5, 4), *(_fmt(a.row.get(k)) for k in keys)]
@@ -200,10 +202,9 @@ def render(
 
 
 def check_target(path: Path) -> None:
-    """Fail before anything is written when the HTML cannot go where asked."""
+    """Fail before any work when the HTML report cannot go to `path` (a folder, a symlink, a FIFO or device, a
+    missing or read-only folder)."""
     path = Path(path)
-    if path.is_dir():
-        raise ZooError(f"--html {str(path)!r} is a folder; give a file name such as report.html")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise ZooError(f"--html {str(path)!r}: folder {str(parent)!r} does not exist")
+    if path.is_dir() and not path.is_symlink():
+        raise ZooError(f"HTML report target {str(path)!r} is a folder; give a file name such as report.html")
+    check_output(path)

@@ -1,4 +1,4 @@
-"""Plots of merged results (zoobench.results) as PNG and SVG, drawn with matplotlib's Agg canvas. Never measures.
+"""Plots of merged results (reporting.results) as PNG and SVG, drawn with matplotlib's Agg canvas. Never measures.
 
 - top1_vs_gmacs: accuracy against compute (filled: measured by eval, hollow: the paper's figure);
 - top1_vs_latency: accuracy against measured latency, the Pareto front (nothing both faster and more accurate) drawn;
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
+import stat
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -24,14 +26,19 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter
 
-from zoobench import results as res
 from zoobench.errors import ZooError
+from zoobench.output import views
+from zoobench.output.files import atomic_write, check_output
+from zoobench.reporting import results as res
+from zoobench.reporting.reading import REPORT_MARKER
+from zoobench.reporting.table import table
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 # Per machine: (points, Pareto front); the first machine's front is red.
 MACHINE_COLOURS = (("#1f77b4", "#d62728"), ("#ff7f0e", "#9467bd"), ("#2ca02c", "#8c564b"), ("#17becf", "#e377c2"))
 STYLE = {
     "svg.fonttype": "none",  # text stays text in the SVG: smaller, searchable, selectable in the HTML report
+    "text.parse_math": False,  # names and machine labels come from files: a '$' in one is text, not mathtext
     "font.size": 9,
     "axes.grid": True,
     "grid.alpha": 0.3,
@@ -157,12 +164,13 @@ def _family_colours(results: res.Results) -> dict[str | None, object]:
 
 
 def _accuracy(results: res.Results) -> dict[str, tuple[float, bool]]:
-    rows, _ = res.table(results)
-    return {r["model"]: (r["top1"], r[res.REPORT_MARKER] == "measured") for r in rows if r["top1"] is not None}
+    rows, _ = table(results)
+    return {r["model"]: (r["top1"], r[REPORT_MARKER] == "measured") for r in rows if r["top1"] is not None}
 
 
 def _latency_caption(results: res.Results, settings: dict[str, res.Setting], tags: dict[str, str]) -> list[str]:
-    by = "`zoobench bench`" if any(lat.source == "bench" for lat in results.latencies) else "`zoobench profile`"
+    shown = [lat for label, s in settings.items() for lat in results.latencies_at(label, s).values()]
+    by = views.measured_by(results.sources(shown))
     if len(settings) == 1:
         label, setting = next(iter(settings.items()))
         lines = [f"Latency: median of one forward pass by {by}, {setting.describe()}, on {label}."]
@@ -171,10 +179,9 @@ def _latency_caption(results: res.Results, settings: dict[str, res.Setting], tag
             f"Latency: median of one forward pass by {by}; results from {len(settings)} machines, marked by shape:"
         ]
         lines += [f"{tags[label]} = {label} ({setting.describe()})" for label, setting in settings.items()]
-    shown = [lat for label, s in settings.items() for lat in res.latencies_at(results, label, s).values()]
-    busy = res.busy_count(shown)
+    busy = results.busy_count(shown)
     if busy:
-        lines.append("Caution: " + res.BUSY_NOTE.format(busy=busy, n=len(shown)))
+        lines.append("Caution: " + views.BUSY_NOTE.format(busy=busy, n=len(shown)))
     return lines
 
 
@@ -218,8 +225,8 @@ def _latency_series(
 ) -> tuple[dict[str, res.Setting], dict[str, dict[str, res.Latency]]]:
     """Per machine, its best setting and the latencies there of the models `keep` accepts; machines left without
     any are dropped."""
-    best = res.best_settings(results)
-    series = {label: res.latencies_at(results, label, s) for label, s in best.items()}
+    best = results.best_settings()
+    series = {label: results.latencies_at(label, s) for label, s in best.items()}
     series = {label: {m: lat for m, lat in lats.items() if keep(m)} for label, lats in series.items()}
     series = {label: lats for label, lats in series.items() if lats}
     return {label: best[label] for label in series}, series
@@ -300,7 +307,7 @@ def params_vs_latency(results: res.Results) -> Plot | None:
 
 
 def latency_vs_threads(results: res.Results) -> Plot | None:
-    sweeps = res.thread_sweeps(results)
+    sweeps = results.thread_sweeps()
     if not sweeps:
         return None
     tags = results.machine_tags() or {label: "M1" for label, _ in sweeps}
@@ -363,25 +370,49 @@ def render(results: res.Results) -> tuple[list[Plot], list[str]]:
 
 
 def check_dir(out_dir: Path) -> None:
-    """Fail before any work when --out-dir names an existing file."""
-    if Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise ZooError(f"--out-dir {str(out_dir)!r} is a file, not a folder")
+    """Fail before any work when the plots cannot go to `out_dir`: it is a file, a symlink or a special file, a plot
+    file in it is not a regular file, or the folder cannot be created or written."""
+    out_dir = Path(out_dir)
+    try:
+        st = out_dir.lstat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise ZooError(f"cannot use out_dir {str(out_dir)!r}: {exc.strerror or exc}") from None
+    if st is None:
+        _check_creatable(out_dir)
+    elif stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        what = "a file" if stat.S_ISREG(st.st_mode) else "a symlink or special file"
+        raise ZooError(f"out_dir {str(out_dir)!r} is {what}, not a folder")
+    else:
+        for name in NEEDS:  # every file a plot may replace, and the folder's write permission
+            for suffix in ("png", "svg"):
+                check_output(out_dir / f"{name}.{suffix}")
+
+
+def _check_creatable(out_dir: Path) -> None:
+    """The nearest existing folder above a missing out_dir must be a writable folder."""
+    above = out_dir.absolute().parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise ZooError(f"cannot create out_dir {str(out_dir)!r}: {str(above)!r} is not a folder")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise ZooError(f"cannot create out_dir {str(out_dir)!r}: {str(above)!r} is not writable")
 
 
 def prepare_dir(out_dir: Path) -> None:
-    """Create the plot folder up front, so a bad --out-dir fails before anything is written."""
+    """Create the plot folder just before the first plot is written."""
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise ZooError(f"--out-dir {str(out_dir)!r} is a file, not a folder") from None
+        raise ZooError(f"out_dir {str(out_dir)!r} is a file, not a folder") from None
     except OSError as exc:
         raise ZooError(f"cannot create {str(out_dir)!r}: {exc.strerror or exc}") from exc
 
 
 def write(plots: Sequence[Plot], out_dir: Path) -> list[Path]:
     """Write each plot as NAME.png and NAME.svg under out_dir, each whole or not at all; returns the paths written."""
-    from zoobench.output.files import atomic_write
-
     prepare_dir(out_dir)
     written = []
     for plot in plots:

@@ -1,0 +1,103 @@
+"""The options of one evaluation, checked once: `EvalConfig.validate()` before any work, nothing checked again later.
+
+Messages name evaluate()'s parameters (`crops must be 1, 5 or 10`); the CLI puts its flags in their place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from zoobench.errors import ZooError
+from zoobench.imagenet.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, positive_pixels
+from zoobench.output.files import check_output
+
+AVERAGING = ("softmax", "logits")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+CROPS_PER_BATCH = 64  # the default batch holds this many crops
+
+
+def _one_of(name: str, value: object, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ZooError(f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}, not {value!r}")
+
+
+def _device_type(device: str) -> str:
+    """cpu or cuda, and CUDA usable when asked for: checked before any nccl process group is made."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ZooError(f"device must be cpu or cuda[:N], not {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ZooError(f"device={device}: CUDA is not available here (torch {torch.__version__}, no usable GPU)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ZooError(f"device={device}: this machine has {torch.cuda.device_count()} GPU(s), numbered from 0")
+    return dev.type
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """evaluate()'s options as given; `validate()` returns the checked copy, with `transform` built."""
+
+    crops: int = 1
+    resize: str = "shorter"
+    resolution: int | None = None
+    native_resolution: bool = False
+    resize_size: int | None = None
+    average: str = "softmax"
+    batch_size: int | None = None  # images per batch; None: CROPS_PER_BATCH crops' worth
+    workers: int | None = None  # loader processes; None: the cores this rank may use
+    device: str = "cpu"
+    dtype: str = "fp32"
+    decoder: str = "pil"
+    mean: Sequence[float] = IMAGENET_MEAN
+    std: Sequence[float] = IMAGENET_STD
+    skip_bad: bool = False
+    transform: EvalTransform | None = None  # set by validate()
+
+    def validate(self, native: int = 224) -> EvalConfig:
+        """Every option checked (the transform checks its geometry and normalisation itself); `native` is the
+        model's own resolution, for native_resolution."""
+        if self.native_resolution and self.resolution is not None:
+            raise ZooError("give resolution=N or native_resolution=True, not both")
+        if self.resolution is not None:
+            positive_pixels("resolution", self.resolution)
+        _one_of("average", self.average, AVERAGING)
+        _one_of("dtype", self.dtype, list(DTYPES))
+        if self.batch_size is not None and (isinstance(self.batch_size, bool) or self.batch_size < 1):
+            raise ZooError(f"batch_size must be at least 1, not {self.batch_size!r}")
+        if self.workers is not None and (isinstance(self.workers, bool) or self.workers < 0):
+            raise ZooError(f"workers must be 0 (read images in this process) or more, not {self.workers!r}")
+        _device_type(self.device)
+        crop = native if self.native_resolution else (self.resolution or 224)
+        transform = EvalTransform(
+            self.crops,
+            crop,
+            self.resize_size,
+            self.resize,
+            self.decoder,
+            self.mean,
+            self.std,  # type: ignore[arg-type]
+        )
+        batch = self.batch_size or max(1, CROPS_PER_BATCH // transform.crops)
+        return dataclasses.replace(self, transform=transform, batch_size=batch)
+
+    @property
+    def device_type(self) -> str:
+        return torch.device(self.device).type
+
+    @property
+    def autocast(self) -> torch.autocast:
+        """A fresh autocast context for this dtype (off for fp32)."""
+        return torch.autocast(self.device_type, dtype=DTYPES[self.dtype], enabled=self.dtype != "fp32")
+
+
+def checked_output(path: str | Path | None) -> Path | None:
+    """A predictions path, refused now (folder missing, not writable, a directory or link) rather than after the run."""
+    return None if path is None else check_output(Path(path))

@@ -1,0 +1,136 @@
+"""A/B against a saved result: read a bench JSON safely, match rows, two-sided Mann-Whitney U on per-run samples."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from zoobench.errors import ZooError
+from zoobench.output.formats import schema_of
+
+KIND = "bench"  # the schema kind of `zoobench bench -f json`
+
+# Settings that make two latencies different experiments; compare names any that changed.
+COMPARED_SETTINGS = ("device", "dtype", "batch", "resolution", "threads", "channels_last", "compiled", "tf32")
+
+
+def read_result(path: Path, where: str) -> dict:
+    """A bench JSON document (unversioned files included) or one ZooError saying why not; `where` names the file in
+    messages. Only a regular file is read: a FIFO or device would block or never end."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise ZooError(f"cannot read {where}: {'no such file' if not path.exists() else 'not a regular file'}")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ZooError(f"cannot read {where}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ZooError(f"{where} is not JSON: not UTF-8 text") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ZooError(f"{where} is not JSON: {exc}") from exc
+    except RecursionError as exc:  # 100,000 nested brackets: a hostile file, not a result
+        raise ZooError(f"{where} is not a bench result: its JSON is nested too deep") from exc
+    if not isinstance(doc, dict):
+        raise ZooError(f"{where} is not a bench result: expected a JSON object with 'rows'")
+    kind = schema_of(doc, where)
+    if kind not in (None, KIND):
+        raise ZooError(f"{where} is a {kind} result, not a bench result")
+    return doc
+
+
+def measured(row: object) -> bool:
+    """A row with a model name and positive per-run samples (a failed row carries an `error` instead)."""
+    if not isinstance(row, dict) or not isinstance(row.get("model"), str) or row.get("error"):
+        return False
+    samples = row.get("samples_ms")
+    return (
+        isinstance(samples, list)
+        and bool(samples)
+        and all(isinstance(s, int | float) and not isinstance(s, bool) and s > 0 for s in samples)
+    )
+
+
+def load_baseline(path: Path) -> list[dict]:
+    """The measured rows of a `zoobench bench -f json` file, each with its per-run samples; ZooError on anything
+    else. Failed rows (with an `error`) are left out; a row that is neither is refused."""
+    where = f"baseline {str(path)!r}"
+    doc = read_result(path, where)
+    rows = doc.get("rows")
+    if not isinstance(rows, list) or not rows:
+        raise ZooError(f"{where} has no 'rows': write it with `zoobench bench ... -f json`")
+    for i, row in enumerate(rows):
+        if not measured(row) and not (isinstance(row, dict) and row.get("error")):
+            raise ZooError(f"{where}: row {i} lacks a model name or positive 'samples_ms'")
+    ok = [row for row in rows if measured(row)]
+    if not ok:
+        raise ZooError(f"{where} has no measured rows: every model in it failed")
+    return ok
+
+
+def check_tolerance(tolerance: float) -> None:
+    if not tolerance >= 0:
+        raise ZooError(f"tolerance must be a non-negative fraction such as 0.05, got {tolerance}")
+
+
+def _match(row: dict, baseline: Sequence[dict]) -> dict | None:
+    same_model = [b for b in baseline if b["model"] == row["model"]]
+    same_threads = [b for b in same_model if b.get("threads") == row.get("threads")]
+    if same_threads:
+        return same_threads[0]
+    return same_model[0] if len(same_model) == 1 else None
+
+
+def _verdict(row: dict, base: dict, tolerance: float, alpha: float) -> dict:
+    from scipy.stats import mannwhitneyu  # scipy takes a second to import: only when comparing
+
+    a, b = np.asarray(base["samples_ms"], float), np.asarray(row["samples_ms"], float)
+    base_med, new_med = float(np.median(a)), float(np.median(b))
+    p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    change = new_med / base_med - 1
+    verdict = "faster" if new_med < base_med else "slower"
+    if p >= alpha or new_med == base_med:
+        verdict = "not significant"
+    return {
+        "base_median_ms": base_med,
+        "change_pct": 100 * change,
+        "p_value": p,
+        "verdict": verdict,
+        "fails": verdict == "slower" and change > tolerance,
+        "setting_changes": [
+            f"{k}: {base[k]} -> {row[k]}" for k in COMPARED_SETTINGS if k in base and k in row and base[k] != row[k]
+        ],
+    }
+
+
+def compare(rows: Sequence[dict], baseline: Sequence[dict], tolerance: float = 0.05, alpha: float = 0.05) -> list[dict]:
+    """Per model: medians, relative change, two-sided Mann-Whitney U p-value on the per-run samples, and a verdict.
+
+    faster / slower when p < alpha, else "not significant"; `fails` when significantly slower by more than tolerance.
+    A row that failed to measure gets the verdict "failed" and never fails the comparison (it has its own error).
+    """
+    check_tolerance(tolerance)
+    out = []
+    for row in rows:
+        base = _match(row, baseline)
+        result = {
+            "model": row["model"],
+            "threads": row.get("threads"),
+            "base_median_ms": None,
+            "median_ms": row.get("median_ms"),
+            "change_pct": None,
+            "p_value": None,
+            "verdict": "no baseline",
+            "fails": False,
+            "setting_changes": [],
+        }
+        if not measured(row):
+            result["verdict"] = "failed"
+        elif base is not None:
+            result.update(_verdict(row, base, tolerance, alpha))
+        out.append(result)
+    return out

@@ -1,0 +1,196 @@
+"""Many models and a thread sweep: record a failure and go on, save after every model, resume a saved run.
+
+A bulk run never loses what it measured: a model that fails (build, forward, worker crash, out of memory, an
+unsupported setting) becomes a `Failure` row with its error, the run goes on, and `checkpoint` sees every row after
+every model, so a killed run keeps what it finished and `previous` rows (from that file) are not measured again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from zoobench.errors import ZooError, first_line
+from zoobench.output.progress import SILENT, Progress
+from zoobench.registry import ModelSpec
+from zoobench.timing.baseline import measured, read_result
+from zoobench.timing.config import DEFAULT_CONFIG, BenchConfig
+from zoobench.timing.inprocess import Measurement, count_flops, measure_model, resolution_of
+from zoobench.timing.machine import default_threads
+from zoobench.timing.worker import measure_isolated
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A model that could not be measured at one setting: the row says which, and why (one line)."""
+
+    model: str
+    device: str
+    dtype: str
+    batch: int
+    resolution: int
+    threads: int
+    channels_last: bool
+    compiled: bool
+    isolation: str
+    seed: int
+    error: str  # the first line of the error, without the model's name (the row's model column has it)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+Result = Measurement | Failure
+
+
+def _failure(spec: ModelSpec, config: BenchConfig, threads: int, isolate: bool, exc: ZooError) -> Failure:
+    text = first_line(exc)
+    for sep in (": ", " "):  # "resnet18: build: ..." or "resnet18 failed on cpu ...": the row names the model
+        if text.startswith(spec.name + sep):
+            text = text[len(spec.name) + len(sep) :]
+            break
+    return Failure(
+        model=spec.name,
+        device=config.device,
+        dtype=config.dtype,
+        batch=config.batch,
+        resolution=resolution_of(spec, config),
+        threads=threads,
+        channels_last=config.channels_last,
+        compiled=config.compile,
+        isolation="subprocess" if isolate else "in-process",
+        seed=config.seed,
+        error=text,
+    )
+
+
+def measure(
+    spec: ModelSpec, config: BenchConfig = DEFAULT_CONFIG, *, isolate: bool = True, flops: int | None = None
+) -> Measurement:
+    """One model: in a fresh subprocess by default (pyperf's isolation), else in this process."""
+    if isolate:
+        return measure_isolated(spec, config, flops=flops)
+    return measure_model(spec, config, flops=flops)
+
+
+def _key(row: dict) -> tuple[object, object]:
+    return row.get("model"), row.get("threads")
+
+
+def merge_rows(previous: Sequence[dict], results: Sequence[Result]) -> list[dict]:
+    """The previous rows in their order, each replaced by a new result for the same model and threads (a retried
+    failure), then the new results: nothing of the previous file is dropped."""
+    rows = [dict(r) for r in previous]
+    where = {_key(r): i for i, r in enumerate(rows)}
+    for result in results:
+        row = result.to_dict()
+        if _key(row) in where:
+            rows[where[_key(row)]] = row
+        else:
+            where[_key(row)] = len(rows)
+            rows.append(row)
+    return rows
+
+
+def failed_models(results: Sequence[Result]) -> list[str]:
+    return [r.model for r in results if isinstance(r, Failure)]
+
+
+def load_previous(path: Path, config: BenchConfig) -> list[dict]:
+    """Rows of a saved run to resume: [] when `path` does not exist yet; ZooError when it is not a bench result or
+    was measured with other settings (its `config` differs), so that nothing unlike is merged or overwritten."""
+    path = Path(path)
+    where = f"{str(path)!r}"
+    if not path.exists():
+        return []
+    doc = read_result(path, where)
+    rows, saved = doc.get("rows"), doc.get("config")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ZooError(f"cannot resume {where}: it has no list of rows")
+    if not isinstance(saved, dict):
+        raise ZooError(f"cannot resume {where}: it does not record its settings ('config')")
+    now = config.to_dict()
+    if saved != now:
+        flat_saved, flat_now = _flatten(saved), _flatten(now)
+        changed = [k for k in sorted(flat_saved.keys() | flat_now.keys()) if flat_saved.get(k) != flat_now.get(k)]
+        diff = ", ".join(f"{k} {flat_saved.get(k)} -> {flat_now.get(k)}" for k in changed[:4])
+        raise ZooError(f"cannot resume {where}: it was measured with other settings ({diff}); use the same ones")
+    return rows
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def bench(
+    specs: Sequence[ModelSpec],
+    config: BenchConfig = DEFAULT_CONFIG,
+    *,
+    threads: Sequence[int] | None = None,
+    isolate: bool = True,
+    progress: Progress = SILENT,
+    keep_going: bool = False,
+    show_warnings: bool = False,
+    previous: Sequence[dict] = (),
+    checkpoint: Callable[[list[dict]], None] | None = None,
+) -> list[Result]:
+    """Every model at every thread count (model-major), each isolated in its own process unless isolate=False.
+
+    Each finished measurement goes to `progress` as `advance(label=model, result=measurement)`, its warnings as
+    messages when `show_warnings`. keep_going: over several measurements, a failure is reported (one error message
+    naming the model) and returned as a `Failure`, and the run goes on; a single measurement's failure, or any
+    failure without keep_going, raises. Measurements with a row in `previous` (model, threads, no error) are
+    skipped; `checkpoint(rows)` gets `merge_rows(previous, results so far)` after every measurement.
+    """
+    config.validate()
+    counts = list(threads) if threads else [config.threads or default_threads()]
+    done = {_key(r) for r in previous if measured(r)}
+    todo = [(spec, n) for spec in specs for n in counts if (spec.name, n) not in done]
+    total = len(specs) * len(counts)
+    if len(todo) < total:
+        progress.message("note", f"resuming: {total - len(todo)} of {total} measurement(s) already saved")
+    keep_going = keep_going and total > 1
+    task = progress.task("bench", total=len(todo), unit="items")
+    flops: dict[str, int | ZooError] = {}  # counted once per model, not once per thread count
+    results: list[Result] = []
+    try:
+        for spec, n in todo:
+            try:
+                m = measure(spec, replace(config, threads=n), isolate=isolate, flops=_flops(flops, spec, config))
+            except ZooError as exc:
+                if not keep_going:
+                    raise
+                failure = _failure(spec, config, n, isolate, exc)
+                results.append(failure)
+                progress.message("error", f"{spec.name}: {failure.error}")
+                task.advance()
+            else:
+                results.append(m)
+                task.advance(label=spec.name, result=m)
+                for w in m.warnings if show_warnings else ():
+                    progress.message("warning", f"{spec.name}: {w}")
+            if checkpoint is not None:
+                checkpoint(merge_rows(previous, results))
+    finally:
+        task.close()
+    return results
+
+
+def _flops(cache: dict[str, int | ZooError], spec: ModelSpec, config: BenchConfig) -> int:
+    """FLOPs per image of a model, counted (or refused) once however many thread counts it is measured at."""
+    if spec.name not in cache:
+        try:
+            cache[spec.name] = count_flops(spec, resolution_of(spec, config))
+        except ZooError as exc:
+            cache[spec.name] = exc
+    found = cache[spec.name]
+    if isinstance(found, ZooError):
+        raise ZooError(str(found))
+    return found

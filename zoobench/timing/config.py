@@ -1,0 +1,75 @@
+"""What is measured: device, precision, layout, input shape, threads and seed, checked before any work."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from zoobench.errors import ZooError
+from zoobench.timing.loop import Policy
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DEVICES = ("cpu", "cuda")
+SEED_LIMIT = 2**63  # torch seeds are 64-bit; keep them non-negative and signed-safe
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What is measured: device, precision, layout, input shape, threads."""
+
+    device: str = "cpu"
+    dtype: str = "fp32"
+    batch: int = 1
+    resolution: int | None = 224  # None: each model's native resolution
+    threads: int | None = None  # None: default_threads()
+    channels_last: bool = False
+    compile: bool = False
+    compile_backend: str = "inductor"
+    tf32: bool = False
+    seed: int = 0
+    policy: Policy = field(default_factory=Policy)
+
+    def validate(self) -> None:
+        """ZooError naming the parameter (`batch must be ...`) for the first setting that cannot be measured."""
+        if self.device not in DEVICES:
+            raise ZooError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
+        if self.dtype not in DTYPES:
+            raise ZooError(f"unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}")
+        if self.batch < 1:
+            raise ZooError(f"batch must be at least 1, got {self.batch}")
+        if self.resolution is not None and self.resolution < 1:
+            raise ZooError(f"resolution must be a positive number of pixels, got {self.resolution}")
+        if self.threads is not None and self.threads < 1:
+            raise ZooError(f"threads must be at least 1, got {self.threads}")
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise ZooError(f"seed must be in 0 .. 2**63 - 1, got {self.seed}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "built without CUDA"
+            raise ZooError(
+                f"device cuda: no usable CUDA GPU here (torch {torch.__version__} {built}); measure on the cpu"
+            )
+        self.policy.validate()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BenchConfig:
+        return cls(**{**data, "policy": Policy(**data["policy"])})
+
+
+DEFAULT_CONFIG = BenchConfig()  # the default argument of the measuring functions (frozen, so shared safely)
+
+
+def parse_threads(text: str | None) -> list[int] | None:
+    """'4' -> [4]; '1,2,4' -> a sweep; None -> None (the default)."""
+    if text is None:
+        return None
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ZooError(f"threads takes a count or a comma-separated list such as 1,2,4, not {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise ZooError(f"threads counts must be at least 1, got {text!r}")
+    return list(dict.fromkeys(values))
