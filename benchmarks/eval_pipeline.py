@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             serial = serial_costs(
                 paths[: args.serial_images], crops, None if model_name == "identity" else model, threads
             )
-            res = evaluate(model, root / "val", crops=crops, workers=args.workers, warn=None)
+            res = evaluate(model, root / "val", crops=crops, workers=args.workers)
             r = res.row
             rows.append(
                 {

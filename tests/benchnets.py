@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import torch
@@ -98,3 +99,18 @@ def stall() -> nn.Module:
     if os.environ.get(STALL_ENV):
         time.sleep(600)
     return tiny(num_classes=6)
+
+
+# Set in the environment of a test whose measurement worker must die as if the OOM killer took it.
+CRASH_ENV = "BENCHNETS_CRASH"
+
+
+class _KilledOnRealTensors(_FailsOnRealTensors):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "meta" and os.environ.get(CRASH_ENV):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.scale * x.mean((2, 3))
+
+
+def crash() -> nn.Module:
+    return _KilledOnRealTensors()

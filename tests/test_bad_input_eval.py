@@ -100,9 +100,6 @@ TABLE = [
     user_case("D2-builder-returns-42", "def build():\n    return 42\n", r"MOD:build.*returned int, not a torch\.nn"),
     user_case("D2-builder-returns-none", "def build():\n    return None\n", r"MOD:build.*returned None, not"),
     user_case(
-        "D2-builder-needs-arguments", "def build(width):\n    return nn.Linear(width, 10)\n", r"MOD:build.*width"
-    ),
-    user_case(
         "D2-probe-forward-exits",
         "class Net(nn.Module):\n    def forward(self, x):\n        raise SystemExit(5)\n\n\n"
         "def build():\n    return Net()\n",
@@ -112,7 +109,6 @@ TABLE = [
         "D2-loop-forward-raises", "raise RuntimeError('boom in batch 1')", r"MOD:build: forward: RuntimeError: boom"
     ),
     loop_case("D2-loop-forward-exits", "raise SystemExit(7)", r"MOD:build: forward: called sys\.exit\(7\)$"),
-    loop_case("D2-loop-forward-returns-dict", "return {'logits': x}", r"returned dict, not a tensor of logits"),
     # D5: nonsense geometry or normalisation is refused instead of running at 224 or scoring chance.
     case("D5-resolution-zero", ["--resolution", "0"], r"--resolution must be a positive number of pixels, not 0$"),
     case("D5-resolution-negative", ["-r", "-3"], r"--resolution must be a positive number of pixels, not -3$"),
@@ -152,6 +148,8 @@ TABLE = [
     case("weights-missing", ["--weights", "{tmp}/absent.pth"], r"does not exist \(or pass --weights torchvision\)$"),
     case("weights-unsafe-pickle", ["--weights", "{tmp}/pickled.pth"], r"holds more than tensors", _pickled_model),
     # Kinds that already held: one line each.
+    user_case("builder-needs-arguments", "def build(width):\n    return nn.Linear(width, 10)\n", r"MOD:build.*width"),
+    loop_case("loop-forward-returns-dict", "return {'logits': x}", r"returned dict, not a tensor of logits"),
     Case("missing-data", ["eval", MODEL], r"Missing option '--data'"),
     case("data-folder-missing", ["--data", "{tmp}/nowhere"], r"data folder '.*/nowhere' does not exist"),
     case("bad-crops", ["--crops", "3"], r"--crops must be 1, 5 or 10, not 3$"),

@@ -241,6 +241,12 @@ def test_subprocess_failure_comes_back_as_one_zoo_error():
         timing.measure(_spec("benchnets:broken"), BenchConfig(resolution=32, threads=1, policy=QUICK_TEST))
 
 
+def test_a_killed_worker_is_one_zoo_error(monkeypatch):
+    monkeypatch.setenv(benchnets.CRASH_ENV, "1")  # the worker inherits it; this process never runs the forward
+    with pytest.raises(ZooError, match=r"^benchnets:crash: the measurement worker was killed by SIGKILL"):
+        timing.measure(_spec("benchnets:crash"), BenchConfig(resolution=32, threads=1, policy=QUICK_TEST))
+
+
 def test_modes_bf16_channels_last_and_compile():
     m = timing.measure_model(
         _spec(), BenchConfig(resolution=32, threads=1, dtype="bf16", channels_last=True, policy=QUICK_TEST)

@@ -265,6 +265,49 @@ def test_workers_and_decoders_agree(valset):
         assert (res.row["correct1"], res.row["correct5"]) == (base.row["correct1"], base.row["correct5"])
 
 
+class _Recorder:
+    """A Progress that keeps what it is told: messages, and each task's name, total, unit and advances."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+        self.tasks: list[dict] = []
+
+    def task(self, what: str, total: float | None = None, unit: str = "items"):
+        record = {"what": what, "total": total, "unit": unit, "done": 0, "closed": False}
+        self.tasks.append(record)
+
+        class _Task:
+            def advance(self, n: float = 1, *, label: str = "", result: object = None) -> None:
+                record["done"] += n
+
+            def close(self) -> None:
+                record["closed"] = True
+
+        return _Task()
+
+    def message(self, level: str, text: str) -> None:
+        self.messages.append((level, text))
+
+
+def test_progress_and_warnings_go_through_the_protocol(valset, capsys):
+    out, made = valset
+    shown = _Recorder()
+    res = ev.evaluate(MODEL, out / "val", crops=5, workers=0, batch_size=4, progress=shown)
+    assert shown.tasks == [
+        {"what": f"{MODEL} 5-crop", "total": len(made), "unit": "images", "done": len(made), "closed": True}
+    ]
+    assert [level for level, _ in shown.messages] == ["warning"] and "randomly initialised" in shown.messages[0][1]
+    assert res.warnings == [text for _, text in shown.messages]
+    assert capsys.readouterr() == ("", "")  # an engine never prints
+    # The typed parts and the row agree.
+    assert (res.accuracy.top1.correct, res.accuracy.images, res.data.images) == (
+        res.row["correct1"],
+        res.row["images"],
+        res.row["dataset_images"],
+    )
+    assert res.config.transform.crops == 5 and res.run.batch_size == 4 and not hasattr(res, "rows")
+
+
 def test_resolution_scales_crop_and_resize(valset):
     out, _ = valset
     assert ev.evaluate(MODEL, out / "val", resolution=299, workers=0).row["resize_size"] == 342

@@ -20,6 +20,7 @@ from PIL import Image
 
 from zoobench import registry
 from zoobench.reporting import plots, results
+from zoobench.reporting.rows import kinds
 from zoobench.reporting.table import table as report_table
 
 ENV_A = {"cpu": "Test CPU A", "cores": 2, "logical_cpus": 2, "torch_threads": 2, "hostname": "a", "torch": "2.x"}
@@ -227,7 +228,7 @@ def test_rows_from_the_real_writers_are_recognised(tmp_path: Path) -> None:
     fields = {f.name: None for f in dataclasses.fields(timing.Measurement)}
     fields.update(model="resnet18", device="cpu", dtype="fp32", median_ms=12.5, threads=2, batch=1, resolution=224)
     (tmp_path / "bench.csv").write_text(report.to_csv([timing.Measurement(**fields).to_dict()]))
-    assert results.kinds(prof[0]) == {"profile"}
+    assert kinds(prof[0]) == {"profile"}
     found = results.collect([tmp_path])
     [lat] = found.latencies
     assert (lat.model, lat.median_ms, lat.setting.threads, lat.source) == ("resnet18", 12.5, 2, "bench")

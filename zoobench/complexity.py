@@ -140,18 +140,22 @@ def _info(func: torch._ops.OpOverload) -> _OpInfo:
     return info
 
 
+_SCALARS = frozenset({bool, int, float, str, type(None), torch.dtype, torch.device, torch.memory_format})
+
+
 def _key(x: object) -> object:
     """A hashable stand-in for an argument: all a meta kernel reads of it (tensors: metadata; scalars: type and
     value, since 1 and 1.0 promote differently). Raises TypeError for what it cannot stand in for."""
+    cls = type(x)
+    if cls in _SCALARS:
+        return (cls, x)
+    if cls is tuple or cls is list:
+        return (cls, *map(_key, x))
     if isinstance(x, torch.Tensor):
         if x.device.type != "meta":
             raise TypeError("real data")  # a kernel on real data computes values: never replay those
         return (x.shape, x.stride(), x.storage_offset(), x.dtype, x.layout)
-    if isinstance(x, (list, tuple)):
-        return (type(x), *map(_key, x))
-    if isinstance(x, (bool, int, float, str, type(None), torch.dtype, torch.device, torch.memory_format)):
-        return (type(x), x)
-    raise TypeError(type(x).__name__)
+    raise TypeError(cls.__name__)
 
 
 def _tensors(x: object) -> Iterator[torch.Tensor]:
@@ -296,7 +300,7 @@ def _check(resolution: int, batch: int) -> None:
     if resolution <= 0:
         raise ZooError(f"resolution must be a positive number of pixels, got {resolution}")
     if batch < 1:
-        raise ZooError(f"batch must be >= 1, got {batch}")
+        raise ZooError(f"batch must be at least 1, got {batch}")
 
 
 def _run(model: nn.Module, name: str, resolution: int, counter: TorchDispatchMode, batch: int = 1) -> None:

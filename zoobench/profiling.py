@@ -1,12 +1,20 @@
-"""Profile rows: params, MACs/FLOPs, published accuracy and the quick Time_cast latency, per model.
+"""Profile rows (params, MACs/FLOPs, memory, published accuracy, the quick Time_cast latency) and the per-module and
+per-operator breakdowns, per model.
 
-`zoobench.profile(...)` (the Python API) and `zoobench profile` (the CLI) both call `profile()` here, so they give
-the same rows. A model that fails is recorded as a row with its `error` and the others go on.
+`zoobench.profile(...)` (the Python API) and `zoobench profile` (the CLI) both call these functions, so they give
+the same rows. Models are counted in a process pool over every usable core; results keep the order asked for. A
+model that fails is recorded with its `error` and the others go on; a single model's failure raises.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import multiprocessing
+import signal
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from zoobench import complexity
@@ -25,6 +33,7 @@ class TimeCast:
     budget_s: float
     cpu: str
     cores: int
+    batch: int = 1
 
 
 @dataclass
@@ -33,18 +42,46 @@ class Profile:
     resolution: int | None  # None: each model's native resolution
     time_cast: TimeCast | None = None  # None: not measured (time=False)
     failed: list[str] = field(default_factory=list)  # models whose row holds an error instead of figures
+    batch: int = 1
+    uncounted: Counter = field(default_factory=Counter)  # operator kind without a MAC formula -> models it ran in
 
 
-def count_row(spec: ModelSpec, resolution: int | None, compare_seed: bool = False) -> dict:
+@dataclass(frozen=True)
+class ModelBreakdown:
+    """One model's per-module (`layers`) or per-operator (`ops`) figures, or the error that stopped it."""
+
+    model: str
+    resolution: int
+    batch: int
+    macs: int = 0  # per image, the whole model: what shares are of
+    layers: tuple[complexity.LayerCost, ...] = ()
+    ops: tuple[complexity.OpCost, ...] = ()
+    error: str | None = None
+
+
+@dataclass
+class Breakdown:
+    models: list[ModelBreakdown]
+    failed: list[str] = field(default_factory=list)
+
+
+# --- one model's work (module-level functions: the pool sends them to its workers by name) ------------------------
+
+
+def count_row(spec: ModelSpec, resolution: int | None, compare_seed: bool = False, batch: int = 1) -> dict:
     """The counted figures of one model (never timed): raises ZooError when the model cannot be counted."""
-    c = complexity.measure(spec, resolution)
+    return _count(spec, resolution, batch, compare_seed)[0]
+
+
+def _count(spec: ModelSpec, resolution: int | None, batch: int, compare_seed: bool) -> tuple[dict, tuple[str, ...]]:
+    c = complexity.measure(spec, resolution, batch)
     acc = spec.accuracy
     row = {
         "model": spec.name,
         "family": spec.family,
         "year": spec.year,
         "resolution": c.resolution,
-        "batch": 1,
+        "batch": batch,
         "params": c.params,
         "macs": c.macs,
         "flops": c.flops,
@@ -53,10 +90,26 @@ def count_row(spec: ModelSpec, resolution: int | None, compare_seed: bool = Fals
         "top1": acc.top1 if acc else None,
         "top5": acc.top5 if acc else None,
         "accuracy_source": acc.source if acc else None,
+        # appended after the seed-era fields, so that older readers of the CSV find every column where it was
+        "weight_bytes": c.weight_bytes,
+        "activation_bytes": c.activation_bytes,
+        "peak_activation_bytes": c.peak_activation_bytes,
     }
     if compare_seed:
         row.update(seed_comparison(spec, c))
-    return row
+    return row, tuple(op.name for op in c.ops if not op.counted)
+
+
+def _layers(spec: ModelSpec, resolution: int | None, batch: int, depth: int) -> ModelBreakdown:
+    layers = complexity.layer_costs(spec, resolution, depth, batch)
+    res = spec.resolution if resolution is None else resolution
+    return ModelBreakdown(spec.name, res, batch, layers[0].macs, layers=tuple(layers))
+
+
+def _ops(spec: ModelSpec, resolution: int | None, batch: int) -> ModelBreakdown:
+    c = complexity.measure(spec, resolution, batch)
+    ops = tuple(sorted(c.ops, key=lambda op: (not op.counted, -op.macs, -op.elements_written, op.name)))
+    return ModelBreakdown(spec.name, c.resolution, batch, c.macs, ops=ops)
 
 
 def seed_comparison(spec: ModelSpec, c: complexity.Complexity) -> dict:
@@ -85,40 +138,164 @@ def _failed_row(spec: ModelSpec, resolution: int | None, error: str) -> dict:
     }
 
 
+def _check(resolution: int | None, batch: int) -> None:
+    if resolution is not None and resolution <= 0:
+        raise ZooError(f"resolution must be a positive number of pixels, got {resolution}")
+    if batch < 1:
+        raise ZooError(f"batch must be at least 1, got {batch}")
+
+
+# --- the public entry points -------------------------------------------------------------------------------------
+
+
 def profile(
     specs: Sequence[ModelSpec],
     resolution: int | None = 224,
     *,
     compare_seed: bool = False,
     time: bool = True,
+    batch: int = 1,
     progress: Progress = SILENT,
 ) -> Profile:
-    """Params, MACs and FLOPs per image (batch 1) at `resolution` (None: each model's native one), plus the quick
-    Time_cast latency unless `time=False`. Over several models, one that fails becomes a row with its `error`
-    (reported through `progress`) and the others go on; a single model's failure raises."""
-    if resolution is not None and resolution <= 0:
-        raise ZooError(f"resolution must be a positive number of pixels, got {resolution}")
-    result = Profile([], resolution)
-    task = progress.task("profile", total=len(specs))
-    for spec in specs:
-        try:
-            row = count_row(spec, resolution, compare_seed)
-        except ZooError as exc:
-            if len(specs) == 1:
-                raise  # one model: the error itself is the answer, not a row and a summary
-            row = _failed_row(spec, resolution, str(exc))
+    """Params, MACs and FLOPs per image at `resolution` (None: each model's native one), weight bytes, and the
+    activation bytes and peak of one forward at `batch` images, plus the quick Time_cast latency (at `batch`) unless
+    `time=False`. Over several models, one that fails becomes a row with its `error` (reported through `progress`)
+    and the others go on; a single model's failure raises."""
+    _check(resolution, batch)
+    result = Profile([], resolution, batch=batch)
+    for spec, got in zip(specs, each(_count, specs, (resolution, batch, compare_seed), progress), strict=True):
+        if isinstance(got, ZooError):
+            result.rows.append(_failed_row(spec, resolution, str(got)))
             result.failed.append(spec.name)
-            progress.message("error", str(exc))
-        result.rows.append(row)
-        task.advance(label=spec.name)
-    task.close()
+        else:
+            row, uncounted = got
+            result.rows.append(row)
+            result.uncounted.update(uncounted)
     if time:
         _fill_time_cast(result, specs, progress)
     return result
 
 
+def layers(
+    specs: Sequence[ModelSpec],
+    resolution: int | None = 224,
+    *,
+    depth: int = 2,
+    batch: int = 1,
+    progress: Progress = SILENT,
+) -> Breakdown:
+    """Per-module params, MACs, output shapes and activations of each model down to `depth` levels."""
+    _check(resolution, batch)
+    if depth < 0:
+        raise ZooError(f"depth must be >= 0 (0 shows the whole model only), got {depth}")
+    return _breakdown(specs, resolution, batch, each(_layers, specs, (resolution, batch, depth), progress))
+
+
+def operators(
+    specs: Sequence[ModelSpec], resolution: int | None = 224, *, batch: int = 1, progress: Progress = SILENT
+) -> Breakdown:
+    """Per aten operator kind of each model: calls, MACs (or none: no formula) and the elements it read and wrote."""
+    _check(resolution, batch)
+    return _breakdown(specs, resolution, batch, each(_ops, specs, (resolution, batch), progress))
+
+
+def _breakdown(specs: Sequence[ModelSpec], resolution: int | None, batch: int, results: list) -> Breakdown:
+    out = Breakdown([])
+    for spec, got in zip(specs, results, strict=True):
+        if isinstance(got, ZooError):
+            res = spec.resolution if resolution is None else resolution
+            out.models.append(ModelBreakdown(spec.name, res, batch, error=str(got)))
+            out.failed.append(spec.name)
+        else:
+            out.models.append(got)
+    return out
+
+
+# --- over many models: a process pool ----------------------------------------------------------------------------
+
+_SPECS: list[ModelSpec] = []  # a worker's copy of the specs it was started for (inherited at fork, never pickled)
+
+
+def each(work: Callable, specs: Sequence[ModelSpec], args: tuple, progress: Progress = SILENT) -> list:
+    """work(spec, *args) for every spec, in the order given: its result, or the ZooError it raised (reported through
+    `progress`). One model runs here and raises; several run in a pool of forked workers, one per usable core.
+
+    Fork, not spawn: a spawned worker would import torch and the zoo again (~2 s each), and a user's
+    `module:callable` spec could not be pickled. The workers only build and count on the meta device.
+    """
+    task = progress.task("profile", total=len(specs))
+    if len(specs) == 1:
+        results = [work(specs[0], *args)]  # one model: its error is the answer, not a row and a summary
+        task.advance(label=specs[0].name)
+        task.close()
+        return results
+    results: list = [None] * len(specs)
+    for i, got in _completed(work, specs, args):
+        if isinstance(got, ZooError):
+            progress.message("error", str(got))
+        results[i] = got
+        task.advance(label=specs[i].name)
+    task.close()
+    return results
+
+
+def _completed(work: Callable, specs: Sequence[ModelSpec], args: tuple):
+    """(index, result or ZooError) as each model finishes."""
+    from zoobench.environment import usable_cores
+
+    workers = min(usable_cores(), len(specs))
+    if workers < 2 or not sys.platform.startswith("linux"):
+        for i, spec in enumerate(specs):
+            yield i, _guard(work, spec, args)
+        return
+    # Runs of neighbours, not single models: the registry lists families together, and a worker that counts
+    # resnet50 then resnet101 replays most of the second from the first (complexity._MEMO). Several runs per
+    # worker keep the cores evenly loaded to the end.
+    size = -(-len(specs) // (workers * CHUNKS_PER_WORKER))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("fork"), initializer=_adopt, initargs=(list(specs),)
+    )
+    try:
+        futures = {
+            pool.submit(_in_worker, work, range(start, min(start + size, len(specs))), args): start
+            for start in range(0, len(specs), size)
+        }
+        for future in as_completed(futures):
+            try:
+                yield from future.result()
+            except BrokenProcessPool:
+                name = specs[futures[future]].name
+                raise ZooError(f"a profiling worker died (out of memory?) counting {name} or its neighbours") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+CHUNKS_PER_WORKER = 8
+
+
+def _adopt(specs: list[ModelSpec]) -> None:
+    """A worker's start: the specs, one torch thread (meta work computes nothing), and Ctrl-C left to the parent,
+    which stops the pool; a worker's own KeyboardInterrupt would print a traceback."""
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    _SPECS[:] = specs
+
+
+def _in_worker(work: Callable, indices: range, args: tuple) -> list[tuple[int, object]]:
+    return [(i, _guard(work, _SPECS[i], args)) for i in indices]
+
+
+def _guard(work: Callable, spec: ModelSpec, args: tuple) -> object:
+    try:
+        return work(spec, *args)
+    except ZooError as exc:
+        return exc
+
+
 def _fill_time_cast(result: Profile, specs: Sequence[ModelSpec], progress: Progress) -> None:
-    """Time_cast: a quick in-process latency median per counted model (timing.QUICK budget)."""
+    """Time_cast: a quick in-process latency median per counted model (timing.QUICK budget), one model at a time."""
     from zoobench import environment, timing
 
     ok = [(row, spec) for row, spec in zip(result.rows, specs, strict=True) if "error" not in row]
@@ -126,7 +303,7 @@ def _fill_time_cast(result: Profile, specs: Sequence[ModelSpec], progress: Progr
         return
     measured = timing.bench(
         [spec for _, spec in ok],
-        timing.BenchConfig(resolution=result.resolution, policy=timing.QUICK),
+        timing.BenchConfig(resolution=result.resolution, batch=result.batch, policy=timing.QUICK),
         isolate=False,
         progress=progress,
     )
@@ -139,4 +316,5 @@ def _fill_time_cast(result: Profile, specs: Sequence[ModelSpec], progress: Progr
         budget_s=timing.QUICK.max_time,
         cpu=environment.cpu_model(),
         cores=environment.usable_cores(),
+        batch=result.batch,
     )

@@ -32,19 +32,26 @@ _FLAGS = {
     "skip_bad": "--skip-bad",
 }
 _NAMES = "|".join(sorted(_FLAGS, key=len, reverse=True))
-_MUST = re.compile(rf"\b({_NAMES}) must be\b")
-_KEYWORD = re.compile(rf"\b({_NAMES})=('[^']*'|[^\s,;:)]+)")
+_WORDS = re.compile(
+    # user text (a repr'd path) is left alone; an apostrophe inside a word ("torch's") opens no quote
+    rf"""(?P<quoted>(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"))"""
+    rf"|\b(?P<must>{_NAMES}) must be\b"
+    rf"|\b(?P<key>{_NAMES})=(?P<value>'[^']*'|[^\s,;:)'\"]+)"
+)
 
 
 def _flag_words(text: str) -> str:
     """`crops must be` -> `--crops must be`; `skip_bad=True` -> `--skip-bad`; `weights=PATH` -> `--weights PATH`."""
-    text = _MUST.sub(lambda m: f"{_FLAGS[m.group(1)]} must be", text)
 
-    def keyword(m: re.Match) -> str:
-        value = m.group(2).strip("'")
-        return _FLAGS[m.group(1)] if value == "True" else f"{_FLAGS[m.group(1)]} {value}"
+    def word(m: re.Match) -> str:
+        if m.group("must"):
+            return f"{_FLAGS[m.group('must')]} must be"
+        if m.group("key"):
+            value = m.group("value").strip("'")
+            return _FLAGS[m.group("key")] + ("" if value == "True" else f" {value}")
+        return m.group(0)
 
-    return _KEYWORD.sub(keyword, text)
+    return _WORDS.sub(word, text)
 
 
 def _floats3(value: str | None, option: str) -> tuple[float, float, float] | None:

@@ -29,9 +29,7 @@ class Report:
     page: str | None = None  # the HTML, when asked for
 
 
-def check_targets(
-    fmt: str | None, output: Path | None, html: Path | None = None, out_dir: Path | None = None
-) -> str:
+def check_targets(fmt: str | None, output: Path | None, html: Path | None = None, out_dir: Path | None = None) -> str:
     """The table's format, after refusing every output that cannot be written where asked (see formats.preflight,
     html.check_target, plots.check_dir), and two outputs aimed at the same file."""
     form = formats.preflight(fmt, output)

@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import textwrap
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -359,7 +360,9 @@ NEEDS = {
 def render(results: res.Results) -> tuple[list[Plot], list[str]]:
     """Every plot the results allow, in memory (nothing written yet), and a note for each one they do not."""
     plots, notes = [], []
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE), warnings.catch_warnings():
+        # A name in a script DejaVu lacks is drawn as a box: worth no stderr line per glyph and file format.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
         for draw in PLOTS:
             plot = draw(results)
             if plot is None:

@@ -51,6 +51,13 @@ def shown(path: Path | str) -> str:
     return text if text.isprintable() else repr(text)
 
 
+def one_line(value: object, limit: int = 100) -> str:
+    """A value from a file as text for a label or a message: control characters blanked, at most `limit` long, so a
+    CPU name with a newline cannot split a stderr line or a footnote."""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def discover(paths: Sequence[Path]) -> list[tuple[Path, bool]]:
     """(file, named explicitly) for every result file: named files as given, folders searched for *.json / *.csv
     (hidden files and folders below them passed over: atomic_write's temp files are hidden)."""

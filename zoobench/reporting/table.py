@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from zoobench.output import views
 from zoobench.reporting.reading import REPORT_MARKER
-from zoobench.reporting.results import Accuracy, Results, Setting, as_int
+from zoobench.reporting.results import Accuracy, Results, Setting
+from zoobench.reporting.rows import as_int
 
 
 def _pct(value: float | None, marked: bool) -> str:

@@ -7,7 +7,7 @@ Modules, each usable alone (`loop` and `stats` import no torch):
 - `machine`: the load probe and busy verdict, thread pinning;
 - `inprocess`: `measure_model(spec, config)`, one model in this process -> `Measurement`;
 - `worker`: the same in a fresh `python -m zoobench.timing` subprocess (pyperf's isolation);
-- `batch`: `bench(specs, config, threads=[...])`, many models that record failures, save and resume;
+- `run`: `bench(specs, config, threads=[...])`, many models that record failures, save and resume;
 - `baseline`: `load_baseline` and `compare(rows, baseline)`, the noisy A/B.
 
 (`inprocess` and `baseline`, not `measure` and `compare`: a submodule would shadow the function of that name.)
@@ -26,9 +26,9 @@ _NAMES = {
     "config": ("DEFAULT_CONFIG", "DEVICES", "DTYPES", "BenchConfig", "parse_threads"),
     "machine": ("BUSY", "LoadProbe", "LoadReport", "LoadSample", "ThreadState", "assess_load", "default_threads",
                 "pinned_threads", "probe_load"),
-    "inprocess": ("Measurement", "Workload", "count_flops", "measure_model", "prepare"),
+    "inprocess": ("Measurement", "Setting", "Workload", "count_flops", "measure_model", "prepare"),
     "worker": ("measure_isolated",),
-    "batch": ("Failure", "Result", "bench", "failed_models", "load_previous", "measure", "merge_rows"),
+    "run": ("Failure", "Result", "bench", "failed_models", "load_previous", "measure", "merge_rows"),
     "baseline": ("COMPARED_SETTINGS", "check_tolerance", "compare", "load_baseline", "read_result"),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _NAMES.items() for name in names}

@@ -32,8 +32,8 @@ from zoobench.timing.stats import summarize
 
 
 @dataclass(frozen=True)
-class Measurement:
-    """One model at one setting: the statistics, the rates, and what is needed to judge them. Times in ms."""
+class Setting:
+    """Which model at which setting: the fields every bench row starts with, measured or failed."""
 
     model: str
     device: str
@@ -41,6 +41,12 @@ class Measurement:
     batch: int
     resolution: int
     threads: int
+
+
+@dataclass(frozen=True)
+class Measurement(Setting):
+    """One model at one setting: the statistics, the rates, and what is needed to judge them. Times in ms."""
+
     interop_threads: int
     affinity: list[int] | None
     channels_last: bool

@@ -189,7 +189,9 @@ def _probe(net: nn.Module, name: str, cfg: EvalConfig, dev: torch.device, folder
         )
 
 
-def _ready(net: nn.Module, name: str, source: WeightsSource, cfg: EvalConfig, dev: torch.device, folder) -> WeightsInfo:
+def _ready(
+    net: nn.Module, name: str, source: WeightsSource, cfg: EvalConfig, dev: torch.device, folder: ImageFolderSet
+) -> WeightsInfo:
     """Weights loaded, the model on its device in eval mode, and probed."""
     with guarded(f"{name}: loading weights"):
         info = apply_weights(net, source)
@@ -252,10 +254,22 @@ def evaluate(
     """
     spec = None if isinstance(model, nn.Module) else registry.get_spec(model)
     name = type(model).__name__ if spec is None else spec.name
-    options = dict(crops=crops, resize=resize, resolution=resolution, native_resolution=native_resolution)
-    options |= dict(resize_size=resize_size, average=average, batch_size=batch_size, workers=workers)
-    options |= dict(device=device, dtype=dtype, decoder=decoder, mean=mean, std=std, skip_bad=skip_bad)
-    cfg = EvalConfig(**options).validate(spec.resolution if spec else 224)
+    cfg = EvalConfig(
+        crops=crops,
+        resize=resize,
+        resolution=resolution,
+        native_resolution=native_resolution,
+        resize_size=resize_size,
+        average=average,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        dtype=dtype,
+        decoder=decoder,
+        mean=mean,
+        std=std,
+        skip_bad=skip_bad,
+    ).validate(spec.resolution if spec else 224)
 
     with joined(cfg.device_type) as d:
         shown = progress if d.rank == 0 else SILENT
@@ -293,9 +307,8 @@ def evaluate(
     times = LoopTimes.over_ranks([p.times for p in parts])
     accuracy, published = preds.accuracy(), _published(spec, winfo)
     result = EvalResult(
-        name, cfg, winfo, accuracy, times, info, run, published, preds, skipped, folder.classes, warnings
+        name, cfg, winfo, accuracy, times, info, run, published, preds, skipped, folder.classes, warnings, rank
     )
-    result.rank = rank
     if predictions is not None and rank == 0:
         write_predictions(predictions, preds, folder.classes, result.row)
     return result

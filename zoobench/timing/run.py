@@ -16,21 +16,15 @@ from zoobench.output.progress import SILENT, Progress
 from zoobench.registry import ModelSpec
 from zoobench.timing.baseline import measured, read_result
 from zoobench.timing.config import DEFAULT_CONFIG, BenchConfig
-from zoobench.timing.inprocess import Measurement, count_flops, measure_model, resolution_of
+from zoobench.timing.inprocess import Measurement, Setting, count_flops, measure_model, resolution_of
 from zoobench.timing.machine import default_threads
 from zoobench.timing.worker import measure_isolated
 
 
 @dataclass(frozen=True)
-class Failure:
+class Failure(Setting):
     """A model that could not be measured at one setting: the row says which, and why (one line)."""
 
-    model: str
-    device: str
-    dtype: str
-    batch: int
-    resolution: int
-    threads: int
     channels_last: bool
     compiled: bool
     isolation: str
