@@ -314,6 +314,17 @@ def _run(model: nn.Module, name: str, resolution: int, counter: TorchDispatchMod
     del x, out  # the forward's tensors die here; their finalizers settle `live` before the caller reads it
 
 
+def warm_up() -> None:
+    """One tiny forward, so that what torch loads on its first meta forward (its Python meta kernels: ~800 modules,
+    ~0.7 s) is loaded here once, before a process pool forks, and not again in every worker."""
+    with torch.device("meta"):
+        model = nn.Sequential(
+            nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(), nn.Linear(4, 2),
+        ).eval()  # fmt: skip
+    _run(model, "warm-up", 8, _Tally())
+
+
 def count_macs(model: nn.Module, resolution: int = 224, name: str = "model") -> int:
     """MACs per image of one forward pass at resolution x resolution (batch 1)."""
     tally = _Tally()

@@ -252,6 +252,7 @@ def _completed(work: Callable, specs: Sequence[ModelSpec], args: tuple):
     # resnet50 then resnet101 replays most of the second from the first (complexity._MEMO). Several runs per
     # worker keep the cores evenly loaded to the end.
     size = -(-len(specs) // (workers * CHUNKS_PER_WORKER))
+    complexity.warm_up()
     pool = ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("fork"), initializer=_adopt, initargs=(list(specs),)
     )
@@ -270,7 +271,7 @@ def _completed(work: Callable, specs: Sequence[ModelSpec], args: tuple):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-CHUNKS_PER_WORKER = 8
+CHUNKS_PER_WORKER = 2
 
 
 def _adopt(specs: list[ModelSpec]) -> None:

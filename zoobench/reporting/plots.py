@@ -221,37 +221,49 @@ def top1_vs_gmacs(results: res.Results) -> Plot | None:
     return _finish(fig, "top1_vs_gmacs", title, caption, labels)
 
 
-def _latency_series(
-    results: res.Results, keep: Callable[[str], bool]
-) -> tuple[dict[str, res.Setting], dict[str, dict[str, res.Latency]]]:
-    """Per machine, its best setting and the latencies there of the models `keep` accepts; machines left without
-    any are dropped."""
+@dataclass(frozen=True)
+class _Series:
+    """Per machine, its best setting and the latencies there that a latency plot draws; tags only when mixed."""
+
+    settings: dict[str, res.Setting]
+    lats: dict[str, dict[str, res.Latency]]
+    tags: dict[str, str]
+
+    def tag(self, label: str) -> str:
+        return f" [{self.tags[label]}]" if self.tags else ""
+
+    def title(self, text: str) -> str:
+        return text + (" (mixed machines: see the tags)" if self.tags else "")
+
+
+def _latency_series(results: res.Results, keep: Callable[[str], bool]) -> _Series | None:
+    """The latencies of the models `keep` accepts; machines left without any are dropped; None when none is left."""
     best = results.best_settings()
     series = {label: results.latencies_at(label, s) for label, s in best.items()}
     series = {label: {m: lat for m, lat in lats.items() if keep(m)} for label, lats in series.items()}
     series = {label: lats for label, lats in series.items() if lats}
-    return {label: best[label] for label in series}, series
+    if not series:
+        return None
+    return _Series({label: best[label] for label in series}, series, results.machine_tags())
 
 
 def top1_vs_latency(results: res.Results) -> Plot | None:
     acc = _accuracy(results)
-    settings, series = _latency_series(results, lambda m: m in acc)
-    if not series:
+    series = _latency_series(results, lambda m: m in acc)
+    if series is None:
         return None
-    tags = results.machine_tags()
-    mixed = bool(tags)
-    title = "ImageNet top-1 against latency" + (" (mixed machines: see the tags)" if mixed else "")
+    title = series.title("ImageNet top-1 against latency")
     fig, ax = _figure(title)
     all_x: list[float] = []
     labels: list = []
-    for k, (label, lats) in enumerate(series.items()):
+    for k, (label, lats) in enumerate(series.lats.items()):
         names = list(lats)
         xs = [lats[m].median_ms for m in names]
         ys = [acc[m][0] for m in names]
         all_x += xs
         marker = MARKERS[k % len(MARKERS)]
         point_colour, front_colour = MACHINE_COLOURS[k % len(MACHINE_COLOURS)]
-        tag = f" [{tags[label]}]" if mixed else ""
+        tag = series.tag(label)
         ax.scatter(xs, ys, s=30, marker=marker, color=point_colour, alpha=0.8, label=f"models{tag}")
         front = pareto_front(list(zip(xs, ys, strict=True)))
         fx, fy = [xs[i] for i in front], [ys[i] for i in front]
@@ -262,8 +274,8 @@ def top1_vs_latency(results: res.Results) -> Plot | None:
     ax.set_xlabel("latency (ms, median per forward pass)")
     ax.set_ylabel("top-1 accuracy (%)")
     ax.legend(fontsize=8, loc="best")
-    n_points = sum(len(lats) for lats in series.values())
-    n_paper = sum(1 for lats in series.values() for m in lats if not acc[m][1])
+    n_points = sum(len(lats) for lats in series.lats.values())
+    n_paper = sum(1 for lats in series.lats.values() for m in lats if not acc[m][1])
     if n_paper == n_points:
         source = "Top-1: the papers' published figures (no eval results given)."
     elif n_paper:
@@ -274,27 +286,25 @@ def top1_vs_latency(results: res.Results) -> Plot | None:
         source = "Top-1 measured by `zoobench eval`."
     lines = [
         f"Pareto front (line, ringed points): the models no other model beats on both latency and top-1. {source}",
-        *_latency_caption(results, settings, tags),
+        *_latency_caption(results, series.settings, series.tags),
     ]
     return _finish(fig, "top1_vs_latency", title, _wrap(lines), labels)
 
 
 def params_vs_latency(results: res.Results) -> Plot | None:
-    settings, series = _latency_series(results, lambda m: bool(results.models[m].get("params")))
-    if not series:
+    series = _latency_series(results, lambda m: bool(results.models[m].get("params")))
+    if series is None:
         return None
-    tags = results.machine_tags()
-    mixed = bool(tags)
-    title = "Parameters against latency" + (" (mixed machines: see the tags)" if mixed else "")
+    title = series.title("Parameters against latency")
     fig, ax = _figure(title)
     all_x, all_y, labels = [], [], []
-    for k, (label, lats) in enumerate(series.items()):
+    for k, (label, lats) in enumerate(series.lats.items()):
         names = list(lats)
         xs = [results.models[m]["params"] / 1e6 for m in names]
         ys = [lats[m].median_ms for m in names]
         all_x += xs
         all_y += ys
-        tag = f" [{tags[label]}]" if mixed else ""
+        tag = series.tag(label)
         colour = MACHINE_COLOURS[k % len(MACHINE_COLOURS)][0]
         ax.scatter(xs, ys, s=30, marker=MARKERS[k % len(MARKERS)], color=colour, alpha=0.8, label=f"models{tag}")
         labels += _label(ax, [f"{m}{tag}" for m in names], xs, ys)
@@ -302,9 +312,10 @@ def params_vs_latency(results: res.Results) -> Plot | None:
     _log_if_wide(ax, "y", all_y)
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel("latency (ms, median per forward pass)")
-    if mixed:
+    if series.tags:
         ax.legend(fontsize=8)
-    return _finish(fig, "params_vs_latency", title, _wrap(_latency_caption(results, settings, tags)), labels)
+    caption = _wrap(_latency_caption(results, series.settings, series.tags))
+    return _finish(fig, "params_vs_latency", title, caption, labels)
 
 
 def latency_vs_threads(results: res.Results) -> Plot | None:
@@ -377,9 +388,7 @@ def check_dir(out_dir: Path) -> None:
     file in it is not a regular file, or the folder cannot be created or written."""
     out_dir = Path(out_dir)
     try:
-        st = out_dir.lstat()
-    except FileNotFoundError:
-        st = None
+        st = out_dir.lstat() if os.path.lexists(out_dir) else None
     except OSError as exc:
         raise ZooError(f"cannot use out_dir {str(out_dir)!r}: {exc.strerror or exc}") from None
     if st is None:
