@@ -271,7 +271,7 @@ def _completed(work: Callable, specs: Sequence[ModelSpec], args: tuple):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-CHUNKS_PER_WORKER = 2
+CHUNKS_PER_WORKER = 4
 
 
 def _adopt(specs: list[ModelSpec]) -> None:
