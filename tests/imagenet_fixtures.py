@@ -24,8 +24,13 @@ grayscale JPEGs, like the real one.
 from __future__ import annotations
 
 import io
+import os
 import random
+import signal
+import subprocess
+import sys
 import tarfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -322,3 +327,83 @@ def prepared_imagenet(
     arch = make_imagenet_archives(tmp / "src", n_classes, n_train, n_val, **kwargs)
     prepare(arch.folder, tmp / "out", workers=1)
     return tmp / "out", arch
+
+
+# --- a run killed mid-way -------------------------------------------------------------------------------------------
+
+# `zoobench ...` with every image write slowed down, so that a test can kill it between two classes.
+SLOW_DRIVER = """
+import sys, time
+import zoobench.imagenet.prepare.extract as extract
+write = extract.write_image
+def slow(*args, **kwargs):
+    time.sleep(DELAY)
+    return write(*args, **kwargs)
+extract.write_image = slow
+from zoobench.cli import main
+main(sys.argv[1:])
+"""
+
+
+def prepared_tree(out: Path) -> dict[str, bytes]:
+    """Every file under OUT/train and OUT/val, by relative path."""
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for split in ("train", "val")
+        if (out / split).exists()
+        for p in sorted((out / split).rglob("*"))
+        if p.is_file()
+    }
+
+
+@dataclass
+class Killed:
+    seconds: float  # from the start to the kill
+    finished: list[str]  # class folders complete when it was killed
+    partial: list[str]  # train `.partial` folders it left
+    kept: dict[str, tuple[int, int]]  # (inode, mtime) of each image of a finished class, to check it is not redone
+    quiet_after: bool  # nothing changed in OUT in the half second after the kill
+
+
+def _half_written(train: Path) -> bool:
+    for p in train.glob("*.partial") if train.exists() else []:
+        try:
+            if any(p.iterdir()):
+                return True
+        except FileNotFoundError:  # renamed into place meanwhile
+            pass
+    return False
+
+
+def kill_mid_prepare(
+    arch: ImagenetArchives, out: Path, *, workers: int = 2, delay: float = 0.15, timeout: float = 120
+) -> Killed:
+    """Start `zoobench prepare-imagenet` (each image write slowed by `delay` s) and SIGKILL it as soon as one class is
+    journaled and another is half written. Raises AssertionError if it finished first."""
+    journal = out / ".zoobench-prepare" / "journal.jsonl"
+    driver = SLOW_DRIVER.replace("DELAY", repr(delay))
+    cmd = [sys.executable, "-c", driver, "prepare-imagenet", str(arch.folder), str(out), "-j", str(workers)]
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        while time.monotonic() < start + timeout and proc.poll() is None:
+            if journal.exists() and '"class"' in journal.read_text() and _half_written(out / "train"):
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        seconds = time.monotonic() - start
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    listing = sorted(str(p) for p in out.rglob("*"))
+    time.sleep(0.5)
+    quiet = sorted(str(p) for p in out.rglob("*")) == listing
+    done = sorted(p for p in (out / "train").iterdir() if not p.name.endswith(".partial"))
+    kept = {str(f): (f.stat().st_ino, f.stat().st_mtime_ns) for d in done for f in d.iterdir()}
+    partial = sorted(p.name for p in (out / "train").glob("*.partial"))
+    return Killed(seconds, [p.name for p in done], partial, kept, quiet)

@@ -112,7 +112,7 @@ TABLE = [
     Case(
         "json-number",
         ["report", "{tmp}/n.json"],
-        r"n\.json' is JSON int, not a result document",
+        r"n\.json' is a JSON number, not a result document",
         setup=write({"n.json": "42"}),
     ),
     Case(
@@ -207,6 +207,13 @@ TABLE = [
         ["report", GOOD, "--html", "{tmp}/r.html", "--out-dir", "{tmp}/plots"],
         r"top1_vs_gmacs\.png': it is a FIFO",
         setup=good(fifo("plots/top1_vs_gmacs.png")),
+    ),
+    # -o naming one of the files read replaced the user's results with the report.
+    Case(
+        "output-overwrites-an-input",
+        ["report", "{tmp}", "-o", GOOD.replace("json", "csv")],
+        r"output .*good\.csv' is one of the result files read",
+        setup=write({"good.csv": "model,device,threads,median_ms\nmynet,cpu,2,10.0\n"}),
     ),
     Case(
         "report-own-output",

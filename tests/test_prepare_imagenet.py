@@ -12,12 +12,10 @@ import io
 import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
 import tarfile
-import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -31,8 +29,10 @@ from imagenet_fixtures import (
     VAL_NAME,
     devkit_tgz,
     hostile_archives,
+    kill_mid_prepare,
     make_imagenet_archives,
     meta_mat,
+    prepared_tree,
     split_into_folders,
     tar_bytes,
 )
@@ -69,17 +69,6 @@ def fingerprint(paths):
         st = Path(p).stat()
         out[str(p)] = (hashlib.sha256(Path(p).read_bytes()).hexdigest(), st.st_size, st.st_mtime_ns)
     return out
-
-
-def tree(out: Path) -> dict[str, bytes]:
-    """Every image under OUT/train and OUT/val, by relative path."""
-    return {
-        p.relative_to(out).as_posix(): p.read_bytes()
-        for split in ("train", "val")
-        if (out / split).exists()
-        for p in sorted((out / split).rglob("*"))
-        if p.is_file()
-    }
 
 
 def expected_tree(arch) -> dict[str, bytes]:
@@ -149,7 +138,9 @@ def test_prepare_writes_the_layout_with_right_labels_and_leaves_archives_alone(a
     out = tmp_path / "out"
 
     assert result.ok, result.problems
-    assert tree(out) == expected_tree(arch)  # every image, in its class, bytes verbatim (CMYK and PNG included)
+    assert prepared_tree(out) == expected_tree(
+        arch
+    )  # every image, in its class, bytes verbatim (CMYK and PNG included)
     assert json.loads((out / "classes.json").read_text()) == [
         {"index": i, "wnid": w, "words": arch.words[w]} for i, w in enumerate(arch.wnids)
     ]
@@ -237,53 +228,19 @@ def test_published_counts_apply_to_the_real_set_only():
 
 # --- resumability and locking ----------------------------------------------------------------------------------------
 
-SLOW_DRIVER = """
-import sys, time
-import zoobench.imagenet.prepare.extract as p
-write = p.write_image
-def slow(*args, **kwargs):
-    time.sleep(0.15)
-    return write(*args, **kwargs)
-p.write_image = slow
-from zoobench.cli import main
-main(sys.argv[1:])
-"""
-
 
 def test_killed_run_resumes_to_a_complete_tree_without_redoing_finished_classes(tmp_path):
     arch = make_imagenet_archives(tmp_path / "src", n_classes=4, n_train=6, n_val=2)
     out = tmp_path / "out"
-    journal = out / prep.STATE / "journal.jsonl"
-    cmd = [sys.executable, "-c", SLOW_DRIVER, "prepare-imagenet", str(arch.folder), str(out), "-j", "2"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            finished = journal.exists() and '"class"' in journal.read_text()
-            half = (
-                [p for p in (out / "train").glob("*.partial") if any(p.iterdir())] if (out / "train").exists() else []
-            )
-            if finished and half:
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    # nothing keeps writing into OUT after the kill
-    snapshot = sorted(str(p) for p in out.rglob("*"))
-    time.sleep(0.5)
-    assert sorted(str(p) for p in out.rglob("*")) == snapshot
-
-    done = [p for p in (out / "train").iterdir() if not p.name.endswith(".partial")]
-    assert done and list((out / "train").glob("*.partial"))  # a real mid-run state: some finished, some half
-    kept = {str(f): (f.stat().st_ino, f.stat().st_mtime_ns) for d in done for f in d.iterdir()}
+    killed = kill_mid_prepare(arch, out, workers=2)
+    assert killed.quiet_after  # nothing keeps writing into OUT after the kill
+    done = killed.finished
+    assert done and killed.partial  # a real mid-run state: some finished, some half
+    kept = killed.kept
 
     result = run(arch.folder, out, workers=2)  # the dead run's lock does not block
     assert result.ok, result.problems
-    assert tree(out) == expected_tree(arch)
+    assert prepared_tree(out) == expected_tree(arch)
     assert result.stats["train"].resumed == len(done)
     assert result.stats["train"].extracted == 4 - len(done)
     assert {f: (Path(f).stat().st_ino, Path(f).stat().st_mtime_ns) for f in kept} == kept  # not redone
@@ -303,7 +260,7 @@ def test_resume_distrusts_half_finished_state(arch, tmp_path):
     lines = journal.read_text().splitlines(keepends=True)
     journal.write_text("".join(line for line in lines if "split_done" not in line) + '{"class": "n0')  # cut off
     result = run(arch.folder, out)
-    assert result.ok and tree(out) == expected_tree(arch)
+    assert result.ok and prepared_tree(out) == expected_tree(arch)
     assert (result.stats["train"].resumed, result.stats["train"].extracted) == (3, 1)
     assert journal.read_text().endswith("\n")
 
@@ -511,7 +468,7 @@ def test_normalize_images_reencodes_cmyk_png_and_grayscale_as_rgb_jpeg(arch, tmp
     assert result.ok
     assert set(arch.quirks.values()) == {"cmyk", "png", "gray"}
     want = expected_tree(arch)
-    got = tree(out)
+    got = prepared_tree(out)
     assert got.keys() == want.keys()
     normalized = set(result.stats["train"].normalized) | set(result.stats["val"].normalized)
     assert normalized == set(arch.quirks)
@@ -543,7 +500,7 @@ def test_already_extracted_folders_are_accepted_and_left_alone(arch, tmp_path, m
     out = tmp_path / "out"
     result = run(tmp_path / "seed", out, devkit=arch.devkit, workers=2)
     assert result.ok, result.problems
-    assert tree(out) == expected_tree(arch)
+    assert prepared_tree(out) == expected_tree(arch)
     assert fingerprint(inputs) == before
     assert sorted([*train_dir.iterdir(), *val_dir.iterdir()]) == sorted([*inputs, val_dir / "valprep.sh"])
     assert {p.stat().st_nlink for p in (out / "val").rglob("*.JPEG")} == {2 if links else 1}

@@ -254,7 +254,7 @@ def all_specs() -> list[ModelSpec]:
 
 def natural_key(name: str) -> list:
     """Sort key that orders digit runs by value: resnet18 < resnet34 < resnet101."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+    return [int(part) if part.isdecimal() else part for part in re.split(r"(\d+)", name)]
 
 
 def families() -> list[str]:

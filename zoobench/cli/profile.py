@@ -1,4 +1,4 @@
-"""`zoobench profile`: params, MACs/FLOPs and Time_cast per model."""
+"""`zoobench profile`: params, MACs/FLOPs, memory and Time_cast per model; per module (--layers) or operator (--ops)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,20 @@ from typing import Annotated
 
 import typer
 
-from zoobench.cli.common import AllModels, Family, Format, Models, Native, Output, Resolution, app, err, progress_for
+from zoobench.cli.common import AllModels, Family, Models, Native, Output, Resolution, app, err, progress_for
 from zoobench.errors import ZooError
 from zoobench.output import formats, views
+
+TIMM_CSV = "timm-csv"
+ProfileFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table|md|csv|json|timm-csv (timm's benchmark CSV column names). Default: table on a terminal, md "
+        "when redirected.",
+    ),
+]
 
 
 @app.command()
@@ -18,10 +29,21 @@ def profile(
     family: Family = None,
     resolution: Resolution = 224,
     native: Native = False,
+    batch: Annotated[
+        int, typer.Option("--batch", "-b", metavar="N", help="Batch of the counted forward (activation memory).")
+    ] = 1,
     layers: Annotated[
-        bool, typer.Option("--layers", help="Per-layer breakdown: a tree on a terminal, a table with -f/-o.")
+        bool,
+        typer.Option("--layers", help="Per-module breakdown: a tree on a terminal, a table with -f/-o."),
     ] = False,
     depth: Annotated[int, typer.Option("--depth", metavar="N", help="Levels shown by --layers.")] = 2,
+    ops: Annotated[
+        bool, typer.Option("--ops", help="Per aten operator: MACs, and every operator MACs leave out.")
+    ] = False,
+    columns: Annotated[
+        list[str] | None,
+        typer.Option("--columns", metavar="memory", help="Add column groups to the table: 'memory'."),
+    ] = None,
     compare: Annotated[
         str | None,
         typer.Option("--compare", metavar="seed", help="'seed': show the seed's figures and our difference."),
@@ -29,37 +51,43 @@ def profile(
     no_time: Annotated[
         bool, typer.Option("--no-time", help="Skip the quick latency measurement that fills Time_cast.")
     ] = False,
-    fmt: Format = None,
+    fmt: ProfileFormat = None,
     output: Output = None,
 ) -> None:
-    """Params, MACs and FLOPs per image (MACs = multiply-accumulates of conv/linear/matmul; FLOPs = 2 x MACs).
+    """Params, MACs and FLOPs per image (MACs = multiply-accumulates of conv/linear/matmul; FLOPs = 2 x MACs),
+    weight and activation memory.
 
     Counted at the aten level on the meta device, at --resolution (default 224, the seed's setting) or each
-    model's native resolution, batch 1.
+    model's native resolution; activations at --batch (default 1), fp32.
     """
     from zoobench import environment, profiling, registry
 
-    if compare not in (None, "seed"):
-        raise ZooError(f"--compare takes 'seed', not {compare!r}")
-    if depth < 0:
-        raise ZooError(f"--depth must be >= 0 (0 shows the whole model only), got {depth}")
+    extra = tuple(g for c in columns or () for g in c.split(",") if g)
+    _check_options(compare, depth, extra, layers, ops, fmt)
+    timm = fmt == TIMM_CSV
+    fmt = "csv" if timm else fmt
     form = formats.preflight(fmt, output)  # a bad format or path fails before any work, not after
     specs = registry.select(models or [], all_models=all_models, family=family)
     res = None if native else resolution
-    if layers:
-        _layers(specs, res, depth, form, fmt, output)
+    if layers or ops:
+        _breakdown(specs, res, batch, depth if layers else None, form, fmt, output)
         return
     with progress_for(lambda m: f"Time_cast {m.median_ms:.2f} ms") as shown:
-        result = profiling.profile(specs, res, compare_seed=compare == "seed", time=not no_time, progress=shown)
+        result = profiling.profile(
+            specs, res, compare_seed=compare == "seed", time=not no_time, batch=batch, progress=shown
+        )
     compared = compare == "seed"
-    notes = views.profile_footnotes(res, compared, views.time_cast_note(result.time_cast))
+    notes = views.profile_footnotes(
+        res, compared, views.time_cast_note(result.time_cast), batch=batch, uncounted=result.uncounted
+    )
+    cols = views.profile_columns(compared, native, extra=extra)
     formats.emit(
-        result.rows,
-        views.profile_columns(compared, native),
+        views.timm_rows(result.rows) if timm else result.rows,
+        cols,
         fmt=fmt,
         output=output,
         title="zoobench profile (MACs per image; FLOPs = 2 x MACs)",
-        md=lambda r: formats.seed_markdown(r, views.profile_columns(compared, native, md=True), notes),
+        md=lambda r: formats.seed_markdown(r, views.profile_columns(compared, native, md=True, extra=extra), notes),
         environment=environment.collect(),
         json_extra={"notes": notes},
         schema_kind="profile",
@@ -70,23 +98,54 @@ def profile(
         raise ZooError(views.failed_summary(result.failed, len(specs)))
 
 
-def _layers(specs: list, res: int | None, depth: int, form: str, fmt: str | None, output: object) -> None:
-    """--layers: a rich tree per model on a terminal; rows of every model's modules in md/csv/json."""
-    from zoobench import complexity
+def _check_options(
+    compare: str | None, depth: int, extra: tuple[str, ...], layers: bool, ops: bool, fmt: str | None
+) -> None:
+    if compare not in (None, "seed"):
+        raise ZooError(f"--compare takes 'seed', not {compare!r}")
+    if depth < 0:
+        raise ZooError(f"--depth must be >= 0 (0 shows the whole model only), got {depth}")
+    for group in extra:
+        if group not in views.PROFILE_EXTRA_COLUMNS:
+            raise ZooError(f"--columns takes {', '.join(map(repr, views.PROFILE_EXTRA_COLUMNS))}, not {group!r}")
+    if layers and ops:
+        raise ZooError("--layers and --ops are two tables; ask for one at a time")
+    if fmt == TIMM_CSV and (layers or ops):
+        raise ZooError("--format timm-csv is the per-model table; --layers and --ops write md, csv or json")
 
-    costs = {spec.name: complexity.layer_costs(spec, res, depth) for spec in specs}
-    if form == "table":
+
+def _breakdown(specs: list, res: int | None, batch: int, depth: int | None, form: str, fmt: str | None, output) -> None:
+    """--layers (depth given) or --ops: a rich tree per model for --layers on a terminal (no -f), else a table."""
+    from zoobench import environment, profiling
+
+    with progress_for(lambda _: "") as shown:
+        if depth is None:
+            result = profiling.operators(specs, res, batch=batch, progress=shown)
+        else:
+            result = profiling.layers(specs, res, depth=depth, batch=batch, progress=shown)
+    if depth is not None and form == "table" and fmt is None:
         from rich.console import Console
 
         out = Console()
-        for spec in specs:
-            rows = costs[spec.name]
-            title = views.layer_title(spec.name, res or spec.resolution, rows[0].params, rows[0].macs)
-            out.print(formats.layer_tree(title, rows, rows[0].macs))
-        return
-    rows = [
-        views.layer_row(spec.name, res or spec.resolution, layer, costs[spec.name][0].macs)
-        for spec in specs
-        for layer in costs[spec.name]
-    ]
-    formats.emit(rows, views.LAYER_COLUMNS, fmt=fmt, output=output, schema_kind="profile-layers")
+        for m in result.models:
+            if m.error is None:
+                title = views.layer_title(m.model, m.resolution, m.layers[0].params, m.macs)
+                out.print(formats.layer_tree(title, m.layers, m.macs))
+    else:
+        rows, cols, notes = (
+            (views.ops_rows(result), views.OPS_COLUMNS, views.ops_notes(result))
+            if depth is None
+            else (views.layer_rows(result), views.LAYER_COLUMNS, views.layer_notes(batch))
+        )
+        formats.emit(
+            rows,
+            cols,
+            fmt=fmt,
+            output=output,
+            md=lambda r: formats.markdown_with_notes(r, cols, notes),
+            environment=environment.collect(),
+            json_extra={"notes": notes},
+            schema_kind="profile-ops" if depth is None else "profile-layers",
+        )
+    if result.failed:
+        raise ZooError(views.failed_summary(result.failed, len(specs)))

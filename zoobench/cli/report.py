@@ -51,7 +51,9 @@ def report_cmd(
 
     # Every output path is checked before any file is read: bad input fails before anything is touched.
     reporting.check_targets(fmt, output, html_file, out_dir)
-    report = reporting.build(paths or [], model or [], threads, plots=out_dir is not None, html=html_file is not None)
+    report = reporting.build(
+        paths or [], model or [], threads, plots=out_dir is not None, html=html_file is not None, outputs=[output]
+    )
     found = report.results
     for text in found.warnings():
         print(line("warning", text), file=sys.stderr)

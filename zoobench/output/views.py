@@ -5,6 +5,7 @@ Engines return rows of raw values; these specs turn them into headers, formatted
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from zoobench.output.columns import Column, integer, num, signed, text
@@ -13,7 +14,7 @@ from zoobench.output.progress import line
 if TYPE_CHECKING:
     from zoobench import timing
     from zoobench.complexity import LayerCost
-    from zoobench.profiling import TimeCast
+    from zoobench.profiling import Breakdown, ModelBreakdown, TimeCast
 
 # --- the seed's Markdown layout ----------------------------------------------------------------------------------
 
@@ -44,8 +45,17 @@ LIST_COLUMNS = [
 # --- profile ------------------------------------------------------------------------------------------------------
 
 
-def profile_columns(compare: bool, native: bool, md: bool = False) -> list[Column]:
-    """The seed's columns (the Markdown table keeps exactly those), plus input size, fp32 size and seed figures."""
+MEMORY_COLUMNS = [
+    Column("weight_bytes", "Weights/MB", num(1, 1e6)),
+    Column("activation_bytes", "Activations/MB", num(1, 1e6)),
+    Column("peak_activation_bytes", "Peak act./MB", num(1, 1e6)),
+]
+PROFILE_EXTRA_COLUMNS = {"memory": MEMORY_COLUMNS}  # --columns NAME: groups the table adds (CSV/JSON carry all)
+
+
+def profile_columns(compare: bool, native: bool, md: bool = False, extra: tuple[str, ...] = ()) -> list[Column]:
+    """The seed's columns (the Markdown table keeps exactly those), plus input size, fp32 size, the `extra` groups
+    (PROFILE_EXTRA_COLUMNS) and seed figures."""
     cols = [
         SEED_COLUMNS[0],
         Column("resolution", "Input", lambda r: f"{r}x{r}"),
@@ -57,6 +67,7 @@ def profile_columns(compare: bool, native: bool, md: bool = False) -> list[Colum
         cols.pop(1)
     if md:
         cols = [c for c in cols if c.key != "size_mb"]
+    cols += [c for group in extra for c in PROFILE_EXTRA_COLUMNS[group]]
     if compare:
         cols += [
             Column("seed_model", "Seed row", text),
@@ -68,16 +79,35 @@ def profile_columns(compare: bool, native: bool, md: bool = False) -> list[Colum
     return cols
 
 
-def profile_footnotes(resolution: int | None, compare: bool, time_cast: str | None = None) -> list[str]:
+def profile_footnotes(
+    resolution: int | None,
+    compare: bool,
+    time_cast: str | None = None,
+    *,
+    batch: int = 1,
+    uncounted: Mapping[str, int] | None = None,
+) -> list[str]:
+    """`uncounted`: operator kind without a MAC formula -> how many of the table's models ran it."""
     at = "each model's native resolution (Input column)" if resolution is None else f"{resolution}x{resolution}"
+    per = "per image (batch 1)" if batch == 1 else f"per image (the forward ran at batch {batch})"
     notes = [
         "Params/Million: all parameters (weights and biases), in millions.",
-        f"MACs/G: multiply-accumulates of convolutions, linear layers and matmuls per image (batch 1) at {at}, "
+        f"MACs/G: multiply-accumulates of convolutions, linear layers and matmuls {per} at {at}, "
         "in 10^9, counted at the aten level on the meta device. FLOPs/G = 2 x MACs/G.",
         time_cast or "Time_cast/ms: not measured (--no-time); `zoobench bench` measures latency, nothing is estimated.",
         "Top-1/Top-5: published ImageNet-1k val accuracy from each model's paper (`zoobench list` names it), "
         "not measured by this table.",
+        f"Memory (CSV/JSON weight_bytes, activation_bytes, peak_activation_bytes; in the table with --columns memory): "
+        f"fp32 parameters and buffers; the bytes every operator output of one forward at batch {batch} holds, summed "
+        "(in-place results included, views not); the most activation memory alive at once (the input included, "
+        "weights not), tracked by tensor lifetimes on the meta device as eager inference frees them.",
     ]
+    if uncounted:
+        kinds = sorted(uncounted, key=lambda k: (-uncounted[k], k))
+        notes.append(
+            f"Not in MACs: {len(kinds)} aten operator kind(s) ran without a MAC formula ({', '.join(kinds[:5])}"
+            f"{', …' if len(kinds) > 5 else ''}); `zoobench profile --ops` lists each with its calls and elements."
+        )
     if compare:
         notes.append(
             "Seed columns: the seed README's figures; its FLOPs include BN/ReLU/pool elements and miss convolutions "
@@ -91,7 +121,7 @@ def time_cast_note(tc: TimeCast | None) -> str | None:
     if tc is None:
         return None
     return (
-        "Time_cast/ms: measured median latency of one forward pass in ms (batch 1, fp32, eval mode, "
+        f"Time_cast/ms: measured median latency of one forward pass in ms (batch {tc.batch}, fp32, eval mode, "
         f"torch.inference_mode, warm-up excluded) with {tc.threads} pinned thread(s) on "
         f"{tc.cpu} ({tc.cores} usable cores), a quick budget of "
         f"~{tc.budget_s:g} s per model; `zoobench bench` measures carefully (docs/methodology.md)."
@@ -112,10 +142,14 @@ def failed_summary(failed: list[str], total: int) -> str:
 LAYER_COLUMNS = [
     Column("model", "Model", text),
     Column("module", "Module", text),
+    Column("type", "Type", text),
     Column("depth", "Depth", text),
+    Column("output_shape", "Output", text),
     Column("params", "Params", integer),
     Column("macs", "MACs", integer),
     Column("share_pct", "Share %", num(1)),
+    Column("act_elements", "Act. elements", integer),
+    Column("act_bytes", "Act./MB", num(3, 1e6)),
 ]
 
 
@@ -123,16 +157,117 @@ def layer_title(model: str, resolution: int, params: int, macs: int) -> str:
     return f"{model} at {resolution}px: {params:,} params, {macs:,} MACs per image"
 
 
-def layer_row(model: str, resolution: int, layer: LayerCost, total_macs: int) -> dict:
+def shape_text(shape: tuple | None) -> str:
+    """(1, 64, 56, 56) -> "1x64x56x56"; a tuple of shapes (a module returning several tensors) -> "(AxB, CxD)"."""
+    if not shape:
+        return ""
+    if isinstance(shape[0], tuple):
+        return "(" + ", ".join(map(shape_text, shape)) + ")"
+    return "x".join(map(str, shape))
+
+
+def layer_row(model: str, resolution: int, layer: LayerCost, total_macs: int, batch: int = 1) -> dict:
     return {
         "model": model,
         "resolution": resolution,
+        "batch": batch,
         "module": layer.name or "(whole model)",
+        "type": layer.kind,
         "depth": layer.depth,
+        "output_shape": shape_text(layer.output_shape),
+        "calls": layer.calls,
         "params": layer.params,
         "macs": layer.macs,
         "share_pct": 100 * layer.macs / total_macs if total_macs else None,
+        "act_elements": layer.act_elements,
+        "act_bytes": layer.act_bytes,
     }
+
+
+def _failed(m: ModelBreakdown) -> dict:
+    return {"model": m.model, "resolution": m.resolution, "batch": m.batch, "error": m.error}
+
+
+def layer_rows(breakdown: Breakdown) -> list[dict]:
+    return [
+        _failed(m) if m.error else layer_row(m.model, m.resolution, layer, m.macs, m.batch)
+        for m in breakdown.models
+        for layer in (m.layers or [None])
+    ]
+
+
+def layer_notes(batch: int) -> list[str]:
+    return [
+        "Output: the shape of the module's first call (Calls in CSV/JSON counts them). MACs: per image, of every "
+        "operator that ran while the module's forward did (its children's included); Share %: of the whole model.",
+        f"Act.: elements and bytes the module's operators wrote in one forward at batch {batch} (in-place results "
+        "included, views not); the whole model's row is the profile's activation_bytes.",
+    ]
+
+
+OPS_COLUMNS = [
+    Column("model", "Model", text),
+    Column("operator", "Operator", text),
+    Column("counted", "In MACs", lambda v: "yes" if v else "no"),
+    Column("calls", "Calls", integer),
+    Column("macs", "MACs", integer),
+    Column("share_pct", "Share %", num(1)),
+    Column("elements_read", "Elements read", integer),
+    Column("elements_written", "Elements written", integer),
+]
+
+
+def ops_rows(breakdown: Breakdown) -> list[dict]:
+    rows = []
+    for m in breakdown.models:
+        if m.error:
+            rows.append(_failed(m))
+        for op in m.ops:
+            share = 100 * op.macs / m.macs if m.macs and op.counted else None
+            rows.append(
+                {"model": m.model, "resolution": m.resolution, "batch": m.batch, "operator": op.name,
+                 "counted": op.counted, "calls": op.calls, "macs": op.macs if op.counted else None,
+                 "share_pct": share, "elements_read": op.elements_read, "elements_written": op.elements_written,
+                 "bytes_written": op.bytes_written}
+            )  # fmt: skip
+    return rows
+
+
+def ops_notes(breakdown: Breakdown) -> list[str]:
+    uncounted = sorted({op.name for m in breakdown.models for op in m.ops if not op.counted})
+    batch = breakdown.models[0].batch if breakdown.models else 1
+    return [
+        f"{len(uncounted)} operator kind(s) ran without a MAC formula and are in no MACs figure: "
+        f"{', '.join(uncounted) or 'none'}.",
+        "MACs: per image, from torch's FLOP formulas (torch.utils.flop_counter), overloads merged; Share %: of the "
+        f"model's MACs. Elements: of the operator's tensor inputs and outputs over one forward at batch {batch}; "
+        "views (view, t, transpose, …) move no data and read and write none.",
+    ]
+
+
+# timm's benchmark-infer-*.csv columns, then results-imagenet.csv's, from a profile row (--format timm-csv).
+TIMM_NOTE = (
+    "timm-csv: model, infer_samples_per_sec and infer_step_time (from Time_cast; blank with --no-time), "
+    "infer_batch_size, infer_img_size, infer_gmacs (MACs per image / 10^9), infer_macts (blank: fvcore's activation "
+    "count is not counted here), param_count (millions), img_size, top1, top1_err, top5, top5_err (published)."
+)
+
+
+def timm_rows(rows: Sequence[dict]) -> list[dict]:
+    out = []
+    for r in rows:
+        step, batch, top1, top5 = r.get("time_ms"), r.get("batch") or 1, r.get("top1"), r.get("top5")
+        macs, params = r.get("macs"), r.get("params")
+        out.append(
+            {"model": r["model"], "infer_samples_per_sec": 1e3 * batch / step if step else None,
+             "infer_step_time": step, "infer_batch_size": batch, "infer_img_size": r.get("resolution"),
+             "infer_gmacs": None if macs is None else macs / 1e9, "infer_macts": None,
+             "param_count": None if params is None else params / 1e6, "img_size": r.get("resolution"),
+             "top1": top1, "top1_err": None if top1 is None else round(100 - top1, 3),
+             "top5": top5, "top5_err": None if top5 is None else round(100 - top5, 3),
+             **({"error": r["error"]} if "error" in r else {})}
+        )  # fmt: skip
+    return out
 
 
 # --- check --------------------------------------------------------------------------------------------------------

@@ -53,11 +53,17 @@ def build(
     *,
     plots: bool = False,
     html: bool = False,
+    outputs: Iterable[Path | None] = (),
 ) -> Report:
-    """Read and merge the results, make the table, and (when asked) the plots and the HTML page, all in memory."""
+    """Read and merge the results, make the table, and (when asked) the plots and the HTML page, all in memory.
+    An output among `outputs` that is one of the result files read is refused: a report never overwrites its data."""
     from zoobench.reporting import table
 
     found = collect(paths, patterns, threads)
+    inputs = {Path(f).resolve() for f in found.files}
+    for out in outputs:
+        if out is not None and Path(out).resolve() in inputs:
+            raise ZooError(f"output {str(out)!r} is one of the result files read; write the report elsewhere")
     rows, notes = table.table(found)
     report = Report(found, rows, notes)
     if plots or html:

@@ -110,7 +110,16 @@ def read(path: Path) -> ResultFile:
         if isinstance(doc, list):
             doc = {"rows": doc}
         if not isinstance(doc, dict):
-            raise Skipped(where, f"JSON {type(doc).__name__}, not a result document (an object with 'rows')")
+            kind = (
+                "null"
+                if doc is None
+                else "boolean"
+                if isinstance(doc, bool)
+                else "string"
+                if isinstance(doc, str)
+                else "number"
+            )
+            raise Skipped(where, f"a JSON {kind}, not a result document (an object with 'rows')")
         if formats.schema_of(doc, where) == REPORT_SCHEMA_KIND or doc.get("kind") == REPORT_KIND:
             raise Skipped(where, OWN_OUTPUT)
         if not isinstance(doc.get("rows"), list):
