@@ -207,6 +207,7 @@ def test_verify_only_without_a_journal_counts_the_archive_headers(arch, tmp_path
     run(arch.folder, out)
     shutil.rmtree(out / prep.STATE)
     assert run(arch.folder, out, verify_only=True, workers=2).ok
+    assert not (out / prep.STATE).exists()  # verifying leaves the tree as it was: no lock or journal made
     next((out / "train" / arch.wnids[1]).iterdir()).unlink()
     (problem,) = run(arch.folder, out, verify_only=True).problems
     assert (problem["class"], problem["expected"], problem["found"]) == (arch.wnids[1], 3, 2)

@@ -42,7 +42,9 @@ def frame(rows: Sequence[dict], columns: Sequence[Column]) -> Frame:
 def markdown(df: Frame) -> str:
     from tabulate import tabulate
 
-    return tabulate(df.cells, headers=df.headers, tablefmt="pipe", disable_numparse=True) + "\n"
+    # A `|` inside a cell (a user's model name, a file name) would end the cell: escape it as Markdown does.
+    cells = [[cell.replace("|", "\\|") for cell in row] for row in df.cells]
+    return tabulate(cells, headers=df.headers, tablefmt="pipe", disable_numparse=True) + "\n"
 
 
 def markdown_with_notes(rows: Sequence[dict], columns: Sequence[Column], notes: Sequence[str]) -> str:
