@@ -6,8 +6,9 @@ import torchvision
 from equivalence import bias_additions
 from ptflops import get_model_complexity_info
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
-from zoobench import registry
+from zoobench import complexity, registry
 from zoobench.complexity import build_meta, count_macs, count_params, layer_costs, measure
 from zoobench.errors import ZooError
 
@@ -75,3 +76,49 @@ def test_meta_build_skips_init_and_restores_it():
     assert nn.init.kaiming_normal_ is original
     real = registry.get_spec("resnet18").build()
     assert real.conv1.weight.std() > 0 and torch.all(real.bn1.weight == 1)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_totals_equal_torchs_public_flop_counter(name):
+    """zoobench's pass (torch's formulas summed by its own dispatch mode, meta calls replayed) against the public
+    torch.utils.flop_counter.FlopCounterMode: a torch upgrade that changes either fails here, loudly."""
+    spec = registry.get_spec(name)
+    model = build_meta(spec)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, 3, 224, 224, device="meta"))
+    assert 2 * count_macs(model, 224) == counter.get_total_flops()
+    assert 2 * measure(spec, 224).macs == counter.get_total_flops()
+
+
+@pytest.mark.parametrize("name", ["resnet18", "densenet121", "inception_v3", "efficientnet_b0", "dla34"])
+def test_per_module_macs_equal_torchs_module_tracker(name):
+    spec = registry.get_spec(name)
+    model = build_meta(spec)
+    counter = FlopCounterMode(display=False, depth=None)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, 3, 224, 224, device="meta"))
+    theirs = counter.get_flop_counts()
+    root = type(model).__name__
+    for layer in layer_costs(spec, 224, max_depth=99):
+        key = f"{root}.{layer.name}" if layer.name else root
+        assert 2 * layer.macs == sum(theirs.get(key, {}).values()), layer.name
+
+
+class _NeverReplay(dict):
+    def get(self, key, default=None):
+        return default
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "densenet121", "inception_v3", "efficientnet_b0", "peleenet"])
+def test_replayed_meta_calls_give_what_running_them_gives(name, monkeypatch):
+    """complexity._MEMO replays a meta call with the same argument metadata; every figure is as if it had run."""
+    spec = registry.get_spec(name)
+    replayed = (measure(spec, 224, batch=2), layer_costs(spec, 224, max_depth=2))
+    monkeypatch.setattr(complexity, "_MEMO", _NeverReplay())
+    assert (measure(spec, 224, batch=2), layer_costs(spec, 224, max_depth=2)) == replayed
+
+
+def test_batch_is_checked():
+    with pytest.raises(ZooError, match="batch must be at least 1"):
+        measure(registry.get_spec("resnet18"), 224, batch=0)
