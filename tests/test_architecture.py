@@ -21,6 +21,8 @@ def _named(path: Path) -> bool:
     if f"`{rel}`" in MAP or (path.parent.name == "models" and "`zoobench/models/*.py`" in MAP):
         return True
     folder = path.parent.relative_to(ROOT).as_posix() + "/"
+    if path.stem == "__init__" and f"`{folder}" in MAP:
+        return True  # a package's __init__ is named with its package
     row = next((line for line in MAP.splitlines() if line.startswith(f"| `{folder}`")), None)
     return row is not None and (path.stem == "__init__" or re.search(rf"\b{path.stem}\b", row) is not None)
 

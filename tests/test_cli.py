@@ -113,10 +113,21 @@ def test_unwritable_output_is_refused(capsys):
 def test_failed_run_does_not_clobber_output(capsys, tmp_path):
     target = tmp_path / "zoo.md"
     target.write_text("precious")
-    code, _, err = run_cli(capsys, "profile", "resnet18", "tinymodels:unpadded", "-r", "8", "-o", str(target))
+    code, _, err = run_cli(capsys, "profile", "tinymodels:unpadded", "-r", "8", "-o", str(target))
     assert_one_line_error(code, err)
     assert target.read_text() == "precious"
     assert [p.name for p in tmp_path.iterdir()] == ["zoo.md"]
+
+
+def test_a_batch_with_a_failing_model_writes_the_others_and_the_error(capsys, tmp_path):
+    target = tmp_path / "zoo.csv"
+    code, _, err = run_cli(
+        capsys, "profile", "resnet18", "tinymodels:unpadded", "-r", "8", "--no-time", "-o", str(target)
+    )
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1] == "zoobench: error: 1 of 2 model(s) failed: tinymodels:unpadded"
+    text = target.read_text()
+    assert "resnet18" in text and "cannot run at 8x8" in text
 
 
 def test_redirected_profile_all_is_a_clean_markdown_table(tmp_path):

@@ -178,18 +178,32 @@ class _Entry:
     single: bool = True  # the op returns one tensor, not a tuple
 
 
-def _measure_call(info: _OpInfo, args: tuple, kwargs: dict, out: object) -> _Entry:
-    outs = list(_tensors(out))
+def _measure_call(info: _OpInfo, args: tuple, kwargs: dict, out: object) -> tuple[_Entry, list[torch.Tensor]]:
+    """The call's figures, and its outputs on new storage."""
     flops = info.formula(*args, **kwargs, out_val=out) if info.formula is not None else 0
     if info.view:
-        return _Entry(flops, 0, 0, 0)
-    read = sum(t.numel() for t in _tensors(args)) + sum(t.numel() for t in _tensors(list(kwargs.values())))
-    entry = _Entry(flops, read, sum(t.numel() for t in outs), sum(t.numel() * t.element_size() for t in outs))
-    fresh = not info.alias and outs and (isinstance(out, torch.Tensor) or len(outs) == len(out))
-    if fresh and all(t.device.type == "meta" and t.storage_offset() == 0 for t in outs):
+        return _Entry(flops, 0, 0, 0), []
+    inputs = [*_tensors(args), *_tensors(list(kwargs.values()))]
+    outs = list(_tensors(out))
+    # Some ops return an input's storage without saying so in their schema (_unsafe_view): no data moved, and a
+    # replay would wrongly make new memory of it. In-place and out= results are written where they are.
+    taken = {t.untyped_storage()._cdata for t in inputs}
+    new = [t for t in outs if t.untyped_storage()._cdata not in taken]
+    written = outs if info.alias else new
+    entry = _Entry(
+        flops,
+        sum(t.numel() for t in inputs),
+        sum(t.numel() for t in written),
+        sum(t.numel() * t.element_size() for t in written),
+    )
+    fresh = (
+        not info.alias and outs and len(new) == len(outs) and (isinstance(out, torch.Tensor) or len(outs) == len(out))
+    )
+    distinct = len({t.untyped_storage()._cdata for t in outs}) == len(outs)
+    if fresh and distinct and all(t.device.type == "meta" and t.storage_offset() == 0 for t in outs):
         entry.outs = tuple((t.shape, t.stride(), t.dtype) for t in outs)
         entry.single = isinstance(out, torch.Tensor)
-    return entry
+    return entry, [] if info.alias else new
 
 
 @dataclass
@@ -251,7 +265,7 @@ class _Tally(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         info = _INFO.get(func) or _info(func)
-        out, entry = self._call(func, info, args, kwargs)
+        out, entry, new = self._call(func, info, args, kwargs)
         acc = self.ops.get(info.packet)
         if acc is None:
             acc = self.ops[info.packet] = _Acc(counted=info.formula is not None)
@@ -262,19 +276,18 @@ class _Tally(TorchDispatchMode):
             a.written += entry.written
             a.bytes += entry.bytes
         self.flops += entry.flops
-        if not info.alias:
-            for t in _tensors(out):
-                self.track(t)
-        elif not info.inplace:
-            for t in _tensors(out):  # a view: alive with its base; a view of a weight is no activation
-                if t.untyped_storage()._cdata in self._storages:
+        if not info.inplace:
+            fresh = {id(t) for t in new}
+            for t in _tensors(out):  # new memory, or a view of an activation (a view of a weight is none)
+                if id(t) in fresh or t.untyped_storage()._cdata in self._storages:
                     self.track(t)
         return out
 
-    def _call(self, func, info: _OpInfo, args: tuple, kwargs: dict) -> tuple[object, _Entry]:
+    def _call(self, func, info: _OpInfo, args: tuple, kwargs: dict) -> tuple[object, _Entry, list[torch.Tensor]]:
+        """Run the call, or replay an earlier one with the same argument metadata: output, figures, new outputs."""
         if info.alias and not info.inplace:  # views and out= ops must alias their inputs: run them
             out = func(*args, **kwargs)
-            return out, _measure_call(info, args, kwargs, out)
+            return out, *_measure_call(info, args, kwargs, out)
         try:
             key = (func, _key(args), _key(tuple(kwargs.items())))
             entry = _MEMO.get(key)
@@ -282,18 +295,18 @@ class _Tally(TorchDispatchMode):
             key = entry = None
         if entry is not None:
             if info.inplace:
-                return args[0], entry
+                return args[0], entry, []
             outs = tuple(torch.empty_strided(s, st, dtype=d, device="meta") for s, st, d in entry.outs)
-            return (outs[0] if entry.single else outs), entry
+            return (outs[0] if entry.single else outs), entry, list(outs)
         before = _key(args[0]) if info.inplace and key is not None else None
         out = func(*args, **kwargs)
-        entry = _measure_call(info, args, kwargs, out)
+        entry, new = _measure_call(info, args, kwargs, out)
         replayable = (out is args[0] and _key(args[0]) == before) if info.inplace else entry.outs is not None
         if key is not None and replayable:
             if len(_MEMO) >= _MEMO_LIMIT:
                 _MEMO.clear()
             _MEMO[key] = entry
-        return out, entry
+        return out, entry, new
 
 
 def _check(resolution: int, batch: int) -> None:
@@ -315,8 +328,8 @@ def _run(model: nn.Module, name: str, resolution: int, counter: TorchDispatchMod
 
 
 def warm_up() -> None:
-    """One tiny forward, so that what torch loads on its first meta forward (its Python meta kernels: ~800 modules,
-    ~0.7 s) is loaded here once, before a process pool forks, and not again in every worker."""
+    """One tiny forward, so that what torch loads on its first meta forward (batch norm's Python meta kernel imports
+    torch._dynamo, sympy and more: ~800 modules, ~0.7 s) loads here once, before a pool forks, not in every worker."""
     with torch.device("meta"):
         model = nn.Sequential(
             nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1),
@@ -359,9 +372,7 @@ def measure(spec: ModelSpec, resolution: int | None = None, batch: int = 1) -> C
     )
 
 
-def layer_costs(
-    spec: ModelSpec, resolution: int | None = None, max_depth: int = 2, batch: int = 1
-) -> list[LayerCost]:
+def layer_costs(spec: ModelSpec, resolution: int | None = None, max_depth: int = 2, batch: int = 1) -> list[LayerCost]:
     """Per-module params, MACs, output shape and activations down to `max_depth` levels, in module order ("" is the
     whole model). A module's figures are those of every operator that ran during its forward."""
     if max_depth < 0:
@@ -370,21 +381,28 @@ def layer_costs(
     _check(resolution, batch)
     model = build_meta(spec)
     tally = _Tally()
-    shown = [(name, m) for name, m in model.named_modules() if (name.count(".") + 1 if name else 0) <= max_depth]
+    shown = [(name, m) for name, m in model.named_modules() if _depth(name) <= max_depth]
     accs = {name: _Acc() for name, _ in shown}
     with _module_hooks(tally, shown, accs):
         _run(model, spec.name, resolution, tally, batch)
-    rows = []
-    for name, module in shown:
-        a = accs[name]
-        depth = name.count(".") + 1 if name else 0
-        rows.append(
-            LayerCost(
-                name, depth, count_params(module), a.flops // 2 // batch, type(module).__name__, a.shape,
-                a.calls, a.written, a.bytes,
-            )
-        )  # fmt: skip
-    return rows
+    return [
+        LayerCost(
+            name=name,
+            depth=_depth(name),
+            params=count_params(module),
+            macs=accs[name].flops // 2 // batch,
+            kind=type(module).__name__,
+            output_shape=accs[name].shape,
+            calls=accs[name].calls,
+            act_elements=accs[name].written,
+            act_bytes=accs[name].bytes,
+        )
+        for name, module in shown
+    ]
+
+
+def _depth(name: str) -> int:
+    return name.count(".") + 1 if name else 0
 
 
 @contextmanager

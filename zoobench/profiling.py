@@ -64,6 +64,65 @@ class Breakdown:
     models: list[ModelBreakdown]
     failed: list[str] = field(default_factory=list)
 
+    def layer_rows(self) -> list[dict]:
+        """One row of raw values per module of every model (a failed model: one row with its error)."""
+        return [_layer_row(m, layer) if layer else _error_row(m) for m in self.models for layer in m.layers or [None]]
+
+    def op_rows(self) -> list[dict]:
+        """One row of raw values per operator kind of every model (a failed model: one row with its error)."""
+        return [_op_row(m, op) if op else _error_row(m) for m in self.models for op in m.ops or [None]]
+
+    def uncounted_kinds(self) -> list[str]:
+        """The operator kinds without a MAC formula that ran in any of the models."""
+        return sorted({op.name for m in self.models for op in m.ops if not op.counted})
+
+
+def _error_row(m: ModelBreakdown) -> dict:
+    return {"model": m.model, "resolution": m.resolution, "batch": m.batch, "error": m.error}
+
+
+def _layer_row(m: ModelBreakdown, layer: complexity.LayerCost) -> dict:
+    return {
+        "model": m.model,
+        "resolution": m.resolution,
+        "batch": m.batch,
+        "module": layer.name or "(whole model)",
+        "type": layer.kind,
+        "depth": layer.depth,
+        "output_shape": shape_text(layer.output_shape),
+        "calls": layer.calls,
+        "params": layer.params,
+        "macs": layer.macs,
+        "share_pct": 100 * layer.macs / m.macs if m.macs else None,
+        "act_elements": layer.act_elements,
+        "act_bytes": layer.act_bytes,
+    }
+
+
+def _op_row(m: ModelBreakdown, op: complexity.OpCost) -> dict:
+    return {
+        "model": m.model,
+        "resolution": m.resolution,
+        "batch": m.batch,
+        "operator": op.name,
+        "counted": op.counted,
+        "calls": op.calls,
+        "macs": op.macs if op.counted else None,
+        "share_pct": 100 * op.macs / m.macs if m.macs and op.counted else None,
+        "elements_read": op.elements_read,
+        "elements_written": op.elements_written,
+        "bytes_written": op.bytes_written,
+    }
+
+
+def shape_text(shape: tuple | None) -> str:
+    """(1, 64, 56, 56) -> "1x64x56x56"; a module returning several tensors -> "(1x1000, 1x1000)"."""
+    if not shape:
+        return ""
+    if isinstance(shape[0], tuple):
+        return "(" + ", ".join(map(shape_text, shape)) + ")"
+    return "x".join(map(str, shape))
+
 
 # --- one model's work (module-level functions: the pool sends them to its workers by name) ------------------------
 

@@ -23,6 +23,8 @@ FLAGS = {
     "batch": "--batch",
     "device": "--device",
     "max_time": "--max-time",
+    "processes": "--processes",
+    "rounds": "--rounds",
     "resolution": "--resolution",
     "seed": "--seed",
     "threads": "--threads",
@@ -44,8 +46,10 @@ def _as_flags() -> Iterator[None]:
 
 def describe(m: timing.Measurement) -> str:
     """The line each finished measurement gets on stderr (after its model's name)."""
-    return f"{m.threads} thread(s): median {m.median_ms:.3f} ms ±{m.ci_pct:.1f}% ({m.runs} runs, stop: {m.stop})" + (
-        f", compiled in {m.compile_s:.1f} s" if m.compile_s is not None else ""
+    return (
+        f"{m.threads} thread(s): median {m.median_ms:.3f} ms, 95% CI ±{m.ci_pct:.1f}% (between {m.rounds} rounds in "
+        f"{m.processes} process(es)), p10 {m.p10_ms:.3f} ms (best case), {m.runs} samples, stop: {m.stop}"
+        + (f", compiled in {m.compile_s:.1f} s" if m.compile_s is not None else "")
     )
 
 
@@ -81,6 +85,12 @@ def bench(
             "--max-time", help="Budget per model in seconds (warm-up + runs); stops earlier once the CI is within ±1%."
         ),
     ] = 6.0,
+    rounds: Annotated[
+        int, typer.Option("--rounds", help="Timed rounds per model, spread over --max-time; the CI is from their spread.")
+    ] = 6,
+    processes: Annotated[
+        int, typer.Option("--processes", help="Fresh worker processes per model; the rounds are split between them.")
+    ] = 2,
     in_process: Annotated[
         bool, typer.Option("--in-process", help="Measure in this process, not in a fresh one per model.")
     ] = False,
@@ -109,10 +119,12 @@ def bench(
     fmt: Format = None,
     output: Output = None,
 ) -> None:
-    """Latency per model: warm-up, calibrated runs, median with its 95% CI, images/s, GFLOP/s, share of peak.
+    """Latency per model: rounds across time and processes, median with its 95% CI, p10, images/s, GFLOP/s, memory.
 
-    Each model runs in a fresh subprocess with pinned threads (--in-process to skip); the result carries the
-    environment and warns when the machine was busy or the numbers look unstable. With several models, one that
+    Each model runs in --rounds rounds split between --processes fresh subprocesses with pinned threads
+    (--in-process: in this one); the rounds of all models are interleaved, and the CI comes from the spread
+    between rounds. The result carries the environment and warns when the machine was busy or the numbers look
+    unstable. With several models, one that
     fails is a row with its error and the others go on (exit 2 at the end); -o is rewritten after every model.
     """
     from zoobench import environment, registry, timing
@@ -132,7 +144,7 @@ def bench(
             compile=compile_model,
             tf32=tf32,
             seed=seed,
-            policy=timing.Policy(max_time=max_time),
+            policy=timing.Policy(max_time=max_time, rounds=rounds, processes=processes),
         )
         config.validate()
         timing.check_tolerance(tolerance)

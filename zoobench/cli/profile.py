@@ -133,9 +133,9 @@ def _breakdown(specs: list, res: int | None, batch: int, depth: int | None, form
                 out.print(formats.layer_tree(title, m.layers, m.macs))
     else:
         rows, cols, notes = (
-            (views.ops_rows(result), views.OPS_COLUMNS, views.ops_notes(result))
+            (result.op_rows(), views.OPS_COLUMNS, views.ops_notes(result.uncounted_kinds(), batch))
             if depth is None
-            else (views.layer_rows(result), views.LAYER_COLUMNS, views.layer_notes(batch))
+            else (result.layer_rows(), views.LAYER_COLUMNS, views.layer_notes(batch))
         )
         formats.emit(
             rows,

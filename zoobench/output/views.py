@@ -5,7 +5,6 @@ Engines return rows of raw values; these specs turn them into headers, formatted
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from zoobench.output.columns import Column, integer, num, signed, text
@@ -13,8 +12,7 @@ from zoobench.output.progress import line
 
 if TYPE_CHECKING:
     from zoobench import timing
-    from zoobench.complexity import LayerCost
-    from zoobench.profiling import Breakdown, ModelBreakdown, TimeCast
+    from zoobench.profiling import TimeCast
 
 # --- the seed's Markdown layout ----------------------------------------------------------------------------------
 
@@ -43,7 +41,6 @@ LIST_COLUMNS = [
 
 
 # --- profile ------------------------------------------------------------------------------------------------------
-
 
 MEMORY_COLUMNS = [
     Column("weight_bytes", "Weights/MB", num(1, 1e6)),
@@ -85,7 +82,7 @@ def profile_footnotes(
     time_cast: str | None = None,
     *,
     batch: int = 1,
-    uncounted: Mapping[str, int] | None = None,
+    uncounted: dict | None = None,
 ) -> list[str]:
     """`uncounted`: operator kind without a MAC formula -> how many of the table's models ran it."""
     at = "each model's native resolution (Input column)" if resolution is None else f"{resolution}x{resolution}"
@@ -97,10 +94,10 @@ def profile_footnotes(
         time_cast or "Time_cast/ms: not measured (--no-time); `zoobench bench` measures latency, nothing is estimated.",
         "Top-1/Top-5: published ImageNet-1k val accuracy from each model's paper (`zoobench list` names it), "
         "not measured by this table.",
-        f"Memory (CSV/JSON weight_bytes, activation_bytes, peak_activation_bytes; in the table with --columns memory): "
-        f"fp32 parameters and buffers; the bytes every operator output of one forward at batch {batch} holds, summed "
+        "Memory (CSV/JSON weight_bytes, activation_bytes, peak_activation_bytes; the table's with --columns memory): "
+        f"fp32 parameters and buffers; the bytes of every operator output of one forward at batch {batch}, summed "
         "(in-place results included, views not); the most activation memory alive at once (the input included, "
-        "weights not), tracked by tensor lifetimes on the meta device as eager inference frees them.",
+        "weights not), by tensor lifetimes on the meta device, freed as eager inference frees them.",
     ]
     if uncounted:
         kinds = sorted(uncounted, key=lambda k: (-uncounted[k], k))
@@ -157,45 +154,6 @@ def layer_title(model: str, resolution: int, params: int, macs: int) -> str:
     return f"{model} at {resolution}px: {params:,} params, {macs:,} MACs per image"
 
 
-def shape_text(shape: tuple | None) -> str:
-    """(1, 64, 56, 56) -> "1x64x56x56"; a tuple of shapes (a module returning several tensors) -> "(AxB, CxD)"."""
-    if not shape:
-        return ""
-    if isinstance(shape[0], tuple):
-        return "(" + ", ".join(map(shape_text, shape)) + ")"
-    return "x".join(map(str, shape))
-
-
-def layer_row(model: str, resolution: int, layer: LayerCost, total_macs: int, batch: int = 1) -> dict:
-    return {
-        "model": model,
-        "resolution": resolution,
-        "batch": batch,
-        "module": layer.name or "(whole model)",
-        "type": layer.kind,
-        "depth": layer.depth,
-        "output_shape": shape_text(layer.output_shape),
-        "calls": layer.calls,
-        "params": layer.params,
-        "macs": layer.macs,
-        "share_pct": 100 * layer.macs / total_macs if total_macs else None,
-        "act_elements": layer.act_elements,
-        "act_bytes": layer.act_bytes,
-    }
-
-
-def _failed(m: ModelBreakdown) -> dict:
-    return {"model": m.model, "resolution": m.resolution, "batch": m.batch, "error": m.error}
-
-
-def layer_rows(breakdown: Breakdown) -> list[dict]:
-    return [
-        _failed(m) if m.error else layer_row(m.model, m.resolution, layer, m.macs, m.batch)
-        for m in breakdown.models
-        for layer in (m.layers or [None])
-    ]
-
-
 def layer_notes(batch: int) -> list[str]:
     return [
         "Output: the shape of the module's first call (Calls in CSV/JSON counts them). MACs: per image, of every "
@@ -217,25 +175,7 @@ OPS_COLUMNS = [
 ]
 
 
-def ops_rows(breakdown: Breakdown) -> list[dict]:
-    rows = []
-    for m in breakdown.models:
-        if m.error:
-            rows.append(_failed(m))
-        for op in m.ops:
-            share = 100 * op.macs / m.macs if m.macs and op.counted else None
-            rows.append(
-                {"model": m.model, "resolution": m.resolution, "batch": m.batch, "operator": op.name,
-                 "counted": op.counted, "calls": op.calls, "macs": op.macs if op.counted else None,
-                 "share_pct": share, "elements_read": op.elements_read, "elements_written": op.elements_written,
-                 "bytes_written": op.bytes_written}
-            )  # fmt: skip
-    return rows
-
-
-def ops_notes(breakdown: Breakdown) -> list[str]:
-    uncounted = sorted({op.name for m in breakdown.models for op in m.ops if not op.counted})
-    batch = breakdown.models[0].batch if breakdown.models else 1
+def ops_notes(uncounted: list[str], batch: int) -> list[str]:
     return [
         f"{len(uncounted)} operator kind(s) ran without a MAC formula and are in no MACs figure: "
         f"{', '.join(uncounted) or 'none'}.",
@@ -245,29 +185,36 @@ def ops_notes(breakdown: Breakdown) -> list[str]:
     ]
 
 
-# timm's benchmark-infer-*.csv columns, then results-imagenet.csv's, from a profile row (--format timm-csv).
-TIMM_NOTE = (
-    "timm-csv: model, infer_samples_per_sec and infer_step_time (from Time_cast; blank with --no-time), "
-    "infer_batch_size, infer_img_size, infer_gmacs (MACs per image / 10^9), infer_macts (blank: fvcore's activation "
-    "count is not counted here), param_count (millions), img_size, top1, top1_err, top5, top5_err (published)."
-)
+def _minus_from_100(v: float | None) -> float | None:
+    return None if v is None else round(100 - v, 3)
 
 
-def timm_rows(rows: Sequence[dict]) -> list[dict]:
-    out = []
-    for r in rows:
-        step, batch, top1, top5 = r.get("time_ms"), r.get("batch") or 1, r.get("top1"), r.get("top5")
-        macs, params = r.get("macs"), r.get("params")
-        out.append(
-            {"model": r["model"], "infer_samples_per_sec": 1e3 * batch / step if step else None,
-             "infer_step_time": step, "infer_batch_size": batch, "infer_img_size": r.get("resolution"),
-             "infer_gmacs": None if macs is None else macs / 1e9, "infer_macts": None,
-             "param_count": None if params is None else params / 1e6, "img_size": r.get("resolution"),
-             "top1": top1, "top1_err": None if top1 is None else round(100 - top1, 3),
-             "top5": top5, "top5_err": None if top5 is None else round(100 - top5, 3),
-             **({"error": r["error"]} if "error" in r else {})}
-        )  # fmt: skip
-    return out
+def _scaled(v: float | None, scale: float) -> float | None:
+    return None if v is None else v / scale
+
+
+# --format timm-csv: the columns of timm's benchmark-infer-*.csv, then results-imagenet.csv's, from a profile row.
+# infer_step_time is Time_cast (ms per batch; blank with --no-time); infer_macts (fvcore's activation count) is not
+# counted here and stays blank; param_count is in millions and infer_gmacs in 10^9 MACs per image, as timm's are.
+TIMM_FIELDS = {
+    "model": lambda r: r["model"],
+    "infer_samples_per_sec": lambda r: 1e3 * r["batch"] / r["time_ms"] if r.get("time_ms") else None,
+    "infer_step_time": lambda r: r.get("time_ms"),
+    "infer_batch_size": lambda r: r.get("batch"),
+    "infer_img_size": lambda r: r.get("resolution"),
+    "infer_gmacs": lambda r: _scaled(r.get("macs"), 1e9),
+    "infer_macts": lambda r: None,
+    "param_count": lambda r: _scaled(r.get("params"), 1e6),
+    "img_size": lambda r: r.get("resolution"),
+    "top1": lambda r: r.get("top1"),
+    "top1_err": lambda r: _minus_from_100(r.get("top1")),
+    "top5": lambda r: r.get("top5"),
+    "top5_err": lambda r: _minus_from_100(r.get("top5")),
+}
+
+
+def timm_rows(rows: list[dict]) -> list[dict]:
+    return [{k: f(r) for k, f in TIMM_FIELDS.items()} | ({"error": r["error"]} if "error" in r else {}) for r in rows]
 
 
 # --- check --------------------------------------------------------------------------------------------------------
@@ -348,18 +295,17 @@ BENCH_COLUMNS = [
     Column("model", "Model", text),
     Column("threads", "Threads", text),
     Column("median_ms", "Median/ms", num(3)),
-    Column("ci_pct", "CI95 ±%", num(1)),
-    Column("mean_ms", "Mean/ms", num(3)),
-    Column("std_ms", "Std/ms", num(3)),
-    Column("iqr_ms", "IQR/ms", num(3)),
-    Column("min_ms", "Min/ms", num(3)),
-    Column("max_ms", "Max/ms", num(3)),
+    Column("ci_pct", "CI95 ±% (rounds)", num(1)),
+    Column("p10_ms", "p10/ms (best case)", num(3)),
     Column("p90_ms", "p90/ms", num(3)),
     Column("p99_ms", "p99/ms", num(3)),
-    Column("runs", "Runs", integer),
+    Column("max_ms", "Max/ms", num(3)),
+    Column("rounds", "Rounds", integer),
+    Column("between_rounds_pct", "Between rounds %", num(1)),
     Column("images_per_s", "Images/s", num(1)),
     Column("gflops_per_s", "GFLOP/s", num(1)),
     Column("peak_share", "fp32 peak %", num(1, 0.01)),
+    Column("rss_peak_bytes", "Peak RSS/MB", num(1, 1e6)),
     Column("stop", "Stop", text),
     Column("busy", "Busy", lambda v: "yes" if v else ""),
 ]
@@ -374,6 +320,17 @@ BENCH_COMPARE_COLUMNS = [
     Column("busy", "Busy", lambda v: "yes" if v else ""),
 ]
 BENCH_ERROR = Column("error", "Error", text)  # a model that failed: its row has this instead of figures
+PAIRED_COLUMNS = [
+    Column("model", "Model (B)", text),
+    Column("reference", "Against (A)", text),
+    Column("ratio", "Ratio B/A (median of pairs)", num(4)),
+    Column("ci_low", "CI95 low", num(4)),
+    Column("ci_high", "CI95 high", num(4)),
+    Column("pairs", "Pairs", integer),
+    Column("median_ms", "B median/ms", num(3)),
+    Column("reference_median_ms", "A median/ms", num(3)),
+    Column("busy", "Busy", lambda v: "yes" if v else ""),
+]
 
 
 def bench_columns(compare: bool, failed: bool) -> list[Column]:
@@ -385,14 +342,49 @@ def bench_columns(compare: bool, failed: bool) -> list[Column]:
 def bench_notes(config: timing.BenchConfig, policy: timing.Policy) -> list[str]:
     res = "each model's native resolution" if config.resolution is None else f"{config.resolution}x{config.resolution}"
     return [
-        f"Latency of one forward pass: batch {config.batch}, {res}, {config.dtype}, {config.device}, eval mode under "
-        "torch.inference_mode, fixed-seed input; warm-up excluded (docs/methodology.md).",
-        f"Median of runs (each run a block of calls lasting >= {1e3 * policy.min_block_time:g} ms); stops when the 95% "
-        f"CI of the median is within ±{100 * policy.rel_ci:g}% (Stop = ci) or after --max-time {policy.max_time:g} s "
-        "(Stop = max_time).",
+        f"Latency of one forward pass (mode: latency, one call at a time): batch {config.batch}, {res}, "
+        f"{config.dtype}, {config.device}, eval mode under torch.inference_mode, fixed-seed input; warm-up excluded "
+        "(docs/methodology.md).",
+        f"Median/ms: of every timed call in {policy.rounds} rounds spread over --max-time {policy.max_time:g} s, in "
+        f"{policy.processes} fresh process(es), the rounds of all models interleaved. Each call is timed alone "
+        "(calls_per_run 1) unless it is shorter than the clock can time well, then in blocks.",
+        "CI95 ±% (rounds): half-width of the 95% CI of the median, % of it, from the spread between round medians "
+        "(Student t on their logs): it covers the machine's drift across this run's rounds and processes, not "
+        "a later run's conditions. calls_ci_pct in CSV/JSON is the call-level CI one process alone would state.",
+        f"Stop = ci: that CI reached ±{100 * policy.rel_ci:g}% (from {policy.min_rounds} rounds in two processes); "
+        "Stop = max_time: every round ran. Between rounds %: sd of the log round medians (drift); "
+        "within_round_pct and between_processes_pct in CSV/JSON complete the split.",
+        "p10/ms (best case): the 10th percentile of single calls, a robust best case that moves least on a noisy "
+        "host; p90/p99/Max: of single calls.",
         "GFLOP/s: 2 x MACs per image x images/s. fp32 peak %: of cores x clock x FMA width from /proc/cpuinfo "
         "(assumptions in each row's peak_basis; an upper-bound peak, so the share is a lower bound).",
+        "Peak RSS/MB: the measuring process's peak resident memory above its state before the model was built "
+        "(rss_method says how; max over processes); weight_bytes and cuda_peak_bytes in CSV/JSON.",
     ]
+
+
+def paired_notes(config: timing.BenchConfig, policy: timing.Policy, reference: str) -> list[str]:
+    return [
+        f"--paired: every model called alternately with {reference} (A) in one process, call by call (ABBA order), "
+        f"batch {config.batch}, {config.dtype}, {config.device}; warm-up excluded.",
+        "Ratio B/A: median over pairs of (B's call time / A's call time in the same pair): drift of the machine "
+        f"cancels within a pair. CI95: from the spread between the ratios of {policy.rounds} rounds (Student t on "
+        "their logs), covering drift of the ratio over the run.",
+    ]
+
+
+# --- doctor -------------------------------------------------------------------------------------------------------
+
+DOCTOR_COLUMNS = [
+    Column("check", "Check", text),
+    Column("value", "Value", text),
+    Column("verdict", "Verdict", text),
+    Column("fix", "Fix", text),
+]
+DOCTOR_NOTES = [
+    "Verdict ok: no skew expected; warn: latencies can be skewed or vary from run to run (the fix says how to "
+    "change it; fixes that write to /sys need root and last until reboot); info: recorded with every bench result.",
+]
 
 
 # --- report -------------------------------------------------------------------------------------------------------

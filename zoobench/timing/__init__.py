@@ -2,11 +2,15 @@
 
 Modules, each usable alone (`loop` and `stats` import no torch):
 - `loop`: `time_callable(fn, clock=..., sync=...)`, the measuring loop on any callable, and its `Policy`;
-- `stats`: the CI of the median and the summary statistics;
+- `stats`: the CI of the median (over calls, and between rounds) and the summary statistics;
+- `rounds`: one round's samples and load (`Round`), and how rounds combine into the headline and its honest CI;
+- `schedule`: the interleaving of rounds (A1 B1 C1 A2 …) over sessions, in waves of fresh processes;
+- `measurement`: `Measurement`, and how an entry's rounds and sessions become one;
+- `memory`: peak RSS above the state before the build, CUDA's peak, weight bytes;
 - `config`: `BenchConfig` (what is measured) and `parse_threads`;
 - `machine`: the load probe and busy verdict, thread pinning;
-- `inprocess`: `measure_model(spec, config)`, one model in this process -> `Measurement`;
-- `worker`: the same in a fresh `python -m zoobench.timing` subprocess (pyperf's isolation);
+- `inprocess`: `LocalSession` (one build of one model) and `measure_model(spec, config)` -> `Measurement`;
+- `worker`: the same session in a fresh `python -m zoobench.timing` subprocess (pyperf's isolation);
 - `run`: `bench(specs, config, threads=[...])`, many models that record failures, save and resume;
 - `baseline`: `load_baseline` and `compare(rows, baseline)`, the noisy A/B.
 
@@ -20,14 +24,18 @@ from __future__ import annotations
 import importlib
 
 _NAMES = {
-    "loop": ("Clock", "Policy", "QUICK", "STOP_BUDGET", "STOP_CI", "STOP_RUNS", "Timing", "stability_warnings",
-             "time_callable", "timer_overhead"),
-    "stats": ("Stats", "Z95", "ci_of_median", "summarize"),
+    "loop": ("Clock", "Policy", "QUICK", "STOP_BUDGET", "STOP_CI", "STOP_RUNS", "Timing", "Warmup",
+             "calls_per_sample", "stability_warnings", "time_callable", "time_samples", "timer_overhead", "warm_up"),
+    "stats": ("Stats", "Z95", "between_ci", "ci_of_median", "summarize", "t95"),
+    "rounds": ("CI_CALLS", "CI_ROUNDS", "Round", "RoundStats", "combine"),
+    "schedule": ("GROUP", "Outcome", "interleave", "rounds_per_process"),
+    "measurement": ("MODE", "Measurement", "SessionInfo", "Setting"),
     "config": ("DEFAULT_CONFIG", "DEVICES", "DTYPES", "BenchConfig", "parse_threads"),
     "machine": ("BUSY", "LoadProbe", "LoadReport", "LoadSample", "ThreadState", "assess_load", "default_threads",
                 "pinned_threads", "probe_load"),
-    "inprocess": ("Measurement", "Setting", "Workload", "count_flops", "measure_model", "prepare"),
-    "worker": ("measure_isolated",),
+    "inprocess": ("Entry", "LocalSession", "Workload", "count_flops", "entry_for", "local_opener",
+                  "measure_entries", "measure_model", "prepare"),
+    "worker": ("RemoteSession", "measure_isolated", "remote_opener"),
     "run": ("Failure", "Result", "bench", "failed_models", "load_previous", "measure", "merge_rows"),
     "baseline": ("COMPARED_SETTINGS", "check_tolerance", "compare", "load_baseline", "read_result"),
 }  # fmt: skip

@@ -1,102 +1,30 @@
-"""Measuring one model in this process: build, pin threads, prepare the input, time, summarise -> `Measurement`.
+"""One model in this process: build, pin threads, prepare the input, then timed rounds -> `Measurement`.
 
-Everything that runs the user's code (the builder, moving the model and input to the device, the forward) runs
-under `errors.guarded`, so a failure is one ZooError naming the model, never a traceback.
+`LocalSession` is one build of one model (a round's worth of work at a time: the scheduler interleaves sessions of
+several models); a worker process runs one too. Everything that runs the user's code (the builder, moving the model
+and input to the device, the forward) runs under `errors.guarded`, so a failure is one ZooError naming the model,
+never a traceback.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, replace
 
 import torch
 
 from zoobench import complexity, environment
 from zoobench.errors import ZooError, first_line, guarded
 from zoobench.registry import ModelSpec
+from zoobench.timing import memory
 from zoobench.timing.config import DEFAULT_CONFIG, DTYPES, BenchConfig
-from zoobench.timing.loop import Clock, Timing, stability_warnings, time_callable
-from zoobench.timing.machine import (
-    LoadProbe,
-    LoadSample,
-    ThreadState,
-    assess_load,
-    default_threads,
-    pinned_threads,
-    probe_load,
-)
-from zoobench.timing.stats import summarize
-
-
-@dataclass(frozen=True)
-class Setting:
-    """Which model at which setting: the fields every bench row starts with, measured or failed."""
-
-    model: str
-    device: str
-    dtype: str
-    batch: int
-    resolution: int
-    threads: int
-
-
-@dataclass(frozen=True)
-class Measurement(Setting):
-    """One model at one setting: the statistics, the rates, and what is needed to judge them. Times in ms."""
-
-    interop_threads: int
-    affinity: list[int] | None
-    channels_last: bool
-    compiled: bool
-    tf32: bool
-    isolation: str  # "subprocess" or "in-process"
-    median_ms: float
-    ci_low_ms: float
-    ci_high_ms: float
-    ci_pct: float  # half-width of the 95 % CI of the median, % of the median
-    mean_ms: float
-    std_ms: float
-    iqr_ms: float
-    min_ms: float
-    max_ms: float
-    p90_ms: float
-    p99_ms: float
-    runs: int
-    calls_per_run: int
-    warmup_calls: int
-    warmup_s: float
-    compile_s: float | None
-    stop: str
-    max_time_s: float
-    elapsed_s: float
-    images_per_s: float
-    flops_per_image: int  # 2 x MACs (complexity.measure)
-    gflops_per_s: float
-    peak_gflops: float | None
-    peak_share: float | None  # achieved / peak, 0..1
-    peak_basis: str | None
-    loadavg: float | None
-    others_cores: float | None
-    own_cores: float | None
-    busy: bool
-    warnings: list[str]
-    samples_ms: list[float]  # one per run, for --compare and re-analysis
-    gpu: str | None
-    seed: int
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Measurement:
-        names = {f.name for f in fields(cls)}
-        missing = names - set(data)
-        if missing:
-            raise ZooError(f"measurement lacks {', '.join(sorted(missing))}")
-        return cls(**{k: data[k] for k in names})
+from zoobench.timing.loop import Clock, Warmup, time_samples, warm_up
+from zoobench.timing.machine import LoadProbe, assess_load, default_threads, pinned_threads, probe_load
+from zoobench.timing.measurement import Measurement, SessionInfo, Setting, build
+from zoobench.timing.rounds import Round
+from zoobench.timing.schedule import Outcome, interleave
 
 
 @dataclass
@@ -165,30 +93,149 @@ def _cuda_settings(config: BenchConfig) -> Iterator[None]:
 
 
 @dataclass(frozen=True)
-class _Run:
-    timing: Timing
-    compile_s: float | None
-    before: LoadSample
-    after: LoadSample
+class Entry:
+    """One model at one setting, ready to measure: its config has the thread count and its FLOPs are counted."""
+
+    spec: ModelSpec
+    config: BenchConfig
+    flops: int
+
+    def setting(self) -> Setting:
+        c = self.config
+        return Setting(self.spec.name, c.device, c.dtype, c.batch, resolution_of(self.spec, c), c.threads or 1)
 
 
-def _time(spec: ModelSpec, config: BenchConfig, work: Workload, clock: Clock, load_probe: LoadProbe) -> _Run:
-    """The compiling call (timed apart, never among the runs), then the loop between two load probes."""
-    with work.contexts(), guarded(f"{spec.name}: forward"):
-        try:
-            compile_s = None
-            if config.compile:
-                work.sync()
-                t0 = time.perf_counter()
-                work.fn()
-                work.sync()
-                compile_s = time.perf_counter() - t0
-            before = load_probe()
-            timing = time_callable(work.fn, clock=clock, sync=work.sync, policy=config.policy)
-            after = load_probe()
-        except RuntimeError as exc:  # torch's errors depend on the device and dtype: name them
-            raise ZooError(f"{spec.name} failed on {config.device} ({config.dtype}): {first_line(exc)}") from exc
-    return _Run(timing, compile_s, before, after)
+class LocalSession:
+    """One build of one model in this process: warm-up with the first round, `rounds` rounds in `budget` seconds."""
+
+    def __init__(
+        self,
+        entry: Entry,
+        rounds: int,
+        budget: float,
+        *,
+        process: int = 0,
+        clock: Clock = time.perf_counter,
+        load_probe: LoadProbe = probe_load,
+    ) -> None:
+        self.entry, self.config, self.policy = entry, entry.config, entry.config.policy
+        self.rounds_left, self.budget, self.process = rounds, budget, process
+        self.clock, self.load_probe = clock, load_probe
+        self.threads = self.config.threads or default_threads()
+        self.cores = environment.usable_cores()  # before pinning narrows this process's CPU set
+        self.tracker = memory.Tracker(self.config.device)  # before the build: the peak is counted from here
+        self.warm: Warmup | None = None
+        self.spent = 0.0  # seconds of rounds so far (rewarm calls included)
+        with pinned_threads(self.threads) as self.pinned, _cuda_settings(self.config):
+            self.work = prepare(entry.spec, self.config)
+            self.compile_s = self._compile() if self.config.compile else None
+        self.weights = memory.weight_bytes(self.work.model)
+
+    def _compile(self) -> float:
+        """The first call, which compiles: timed on its own, never a warm-up or timed call."""
+        with self._running():
+            self.work.sync()
+            t0 = time.perf_counter()
+            self.work.fn()
+            self.work.sync()
+            return time.perf_counter() - t0
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        name, c = self.entry.spec.name, self.config
+        with self.work.contexts(), guarded(f"{name}: forward"):
+            try:
+                yield
+            except RuntimeError as exc:  # torch's errors depend on the device and dtype: name them
+                raise ZooError(f"{name} failed on {c.device} ({c.dtype}): {first_line(exc)}") from exc
+
+    def round(self) -> Round:
+        """One round: the warm-up first (in the first), else a few untimed calls; then timed samples for its slice."""
+        work, policy, clock = self.work, self.policy, self.clock
+        with pinned_threads(self.threads), _cuda_settings(self.config), self._running():
+            before, started = self.load_probe(), time.time()
+            if self.warm is None:
+                self.warm = warm_up(work.fn, clock=clock, sync=work.sync, policy=policy,
+                                    limit=policy.warmup_share * self.budget)  # fmt: skip
+            else:
+                for _ in range(policy.rewarm_calls):
+                    work.fn()
+            t0 = clock()
+            timed = self.budget - (self.warm.end - self.warm.start) - self.spent
+            until = t0 + max(0.0, timed) / max(1, self.rounds_left)
+            samples, _, end = time_samples(work.fn, self.warm.calls_per_sample, clock=clock, sync=work.sync,
+                                           until=until, max_samples=policy.max_runs)  # fmt: skip
+            after = self.load_probe()
+        self.spent += end - t0
+        self.rounds_left -= 1
+        load = assess_load(before, after, self.pinned.threads, self.cores, self.config.device)
+        return Round(self.process, samples, self.warm.calls_per_sample, started, load.loadavg1, load.others_cores,
+                     load.own_cores, load.busy, load.warnings)  # fmt: skip
+
+    def close(self) -> SessionInfo:
+        warm = self.warm
+        rss, cuda = self.tracker.peak()
+        info = SessionInfo(
+            threads=self.pinned.threads,
+            interop_threads=self.pinned.interop_threads,
+            affinity=self.pinned.affinity,
+            thread_warnings=self.pinned.warnings,
+            warmup_calls=len(warm.calls) if warm else 0,
+            warmup_s=sum(warm.calls) if warm else 0.0,
+            warmup_settled=warm.settled if warm else True,
+            warmup_limit_s=self.policy.warmup_share * self.budget,
+            compile_s=self.compile_s,
+            elapsed_s=(warm.end - warm.start if warm else 0.0) + self.spent,
+            weight_bytes=self.weights,
+            rss_peak_bytes=rss,
+            rss_method=self.tracker.method,
+            cuda_peak_bytes=cuda,
+            gpu=torch.cuda.get_device_name() if self.config.device == "cuda" else None,
+        )
+        self.abort()
+        return info
+
+    def abort(self) -> None:
+        self.work = None  # type: ignore[assignment]  # the model and its input go with the last reference
+
+
+def measure_entries(
+    entries: list[Entry], open_session, *, isolation: str, fail_fast: bool, done=None
+) -> list[Measurement | ZooError]:
+    """Every entry's rounds, interleaved (schedule.interleave), each as a Measurement or the ZooError that ended it;
+    `done(index, result)` as each finishes."""
+    results: dict[int, Measurement | ZooError] = {}
+
+    def finished(out: Outcome[Entry]) -> None:
+        e = out.entry
+        if out.error is not None:
+            result: Measurement | ZooError = out.error
+        else:
+            result = build(e.setting(), e.config, out.rounds, out.sessions, stop=out.stop, flops=e.flops,
+                           isolation=isolation)  # fmt: skip
+        results[out.index] = result
+        if done is not None:
+            done(out.index, result)
+
+    policy = entries[0].config.policy if entries else DEFAULT_CONFIG.policy
+    interleave(entries, open_session, policy, done=finished, fail_fast=fail_fast)
+    return [results[i] for i in range(len(entries))]
+
+
+def local_opener(clock: Clock = time.perf_counter, load_probe: LoadProbe = probe_load):
+    """Sessions in this process (in-process runs and the worker's own)."""
+
+    def open_session(entry: Entry, process: int, rounds: int, budget: float) -> LocalSession:
+        return LocalSession(entry, rounds, budget, process=process, clock=clock, load_probe=load_probe)
+
+    return open_session
+
+
+def entry_for(spec: ModelSpec, config: BenchConfig, flops: int | None = None) -> Entry:
+    """Validated settings with the thread count decided and the FLOPs counted (which refuses a bad resolution)."""
+    config.validate()
+    config = replace(config, threads=config.threads or default_threads())
+    return Entry(spec, config, count_flops(spec, resolution_of(spec, config)) if flops is None else flops)
 
 
 def measure_model(
@@ -200,81 +247,11 @@ def measure_model(
     isolation: str = "in-process",
     flops: int | None = None,
 ) -> Measurement:
-    """Measure one model in this process (see `measure` for the isolated default).
+    """Measure one model in this process, all its rounds (see `run.measure` for the isolated default).
 
     `flops` per image, when the caller already counted them (the first FLOP count in a process costs seconds).
     """
-    config.validate()
-    threads = config.threads or default_threads()
-    if flops is None:
-        flops = count_flops(spec, resolution_of(spec, config))
-    with pinned_threads(threads) as pinned, _cuda_settings(config):
-        work = prepare(spec, config)
-        run = _time(spec, config, work, clock, load_probe)
-    return _summary(spec, config, work.resolution, pinned, run, flops, isolation)
-
-
-def _summary(
-    spec: ModelSpec, config: BenchConfig, res: int, pinned: ThreadState, run: _Run, flops: int, isolation: str
-) -> Measurement:
-    """Statistics, rates, peak share and warnings of one timed run, as a Measurement (times in ms)."""
-    policy, timing = config.policy, run.timing
-    stats = summarize(timing.samples)
-    load = assess_load(run.before, run.after, pinned.threads, environment.usable_cores(), config.device)
-    images_per_s = config.batch / stats.median if stats.median > 0 else math.inf
-    gflops = flops * images_per_s / 1e9
-    peak, basis = environment.peak_fp32_gflops(pinned.threads) if config.device == "cpu" else (None, None)
-    share = gflops / peak if peak else None
-    warnings = [*pinned.warnings, *stability_warnings(stats, timing, policy), *load.warnings]
-    if share is not None and share > 1:
-        warnings.append(f"achieved {gflops:.0f} GFLOP/s exceeds the assumed fp32 peak {peak:.0f}: see peak_basis")
-    if config.device == "cpu" and config.dtype != "fp32" and peak:
-        basis = f"{basis}; the peak is fp32's, the run used {config.dtype}"
-    ms = 1e3
-    return Measurement(
-        model=spec.name,
-        device=config.device,
-        dtype=config.dtype,
-        batch=config.batch,
-        resolution=res,
-        threads=pinned.threads,
-        interop_threads=pinned.interop_threads,
-        affinity=pinned.affinity,
-        channels_last=config.channels_last,
-        compiled=config.compile,
-        tf32=config.tf32 if config.device == "cuda" else False,
-        isolation=isolation,
-        median_ms=stats.median * ms,
-        ci_low_ms=stats.ci_low * ms,
-        ci_high_ms=stats.ci_high * ms,
-        ci_pct=100 * stats.ci_rel,
-        mean_ms=stats.mean * ms,
-        std_ms=stats.std * ms,
-        iqr_ms=stats.iqr * ms,
-        min_ms=stats.min * ms,
-        max_ms=stats.max * ms,
-        p90_ms=stats.p90 * ms,
-        p99_ms=stats.p99 * ms,
-        runs=stats.runs,
-        calls_per_run=timing.calls_per_run,
-        warmup_calls=len(timing.warmup),
-        warmup_s=sum(timing.warmup),
-        compile_s=run.compile_s,
-        stop=timing.stop,
-        max_time_s=policy.max_time,
-        elapsed_s=timing.elapsed,
-        images_per_s=images_per_s,
-        flops_per_image=flops,
-        gflops_per_s=gflops,
-        peak_gflops=peak,
-        peak_share=share,
-        peak_basis=basis,
-        loadavg=load.loadavg1,
-        others_cores=load.others_cores,
-        own_cores=load.own_cores,
-        busy=load.busy,
-        warnings=warnings,
-        samples_ms=[s * ms for s in timing.samples],
-        gpu=torch.cuda.get_device_name() if config.device == "cuda" else None,
-        seed=config.seed,
-    )
+    entry = entry_for(spec, config, flops)
+    [result] = measure_entries([entry], local_opener(clock, load_probe), isolation=isolation, fail_fast=True)
+    assert isinstance(result, Measurement)  # fail_fast raised any error
+    return result

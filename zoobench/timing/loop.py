@@ -45,7 +45,7 @@ class Policy:
     warmup_settle: float = 0.05  # ... is no more than 5 % below the mean of the `window` before them
     warmup_share: float = 0.4  # warm-up stops unsettled after this share of a process's budget
     rewarm_calls: int = 2  # untimed calls before each later round (other models ran in between: cold caches)
-    min_sample_time: float = 1e-4  # a call shorter than this is timed in blocks ...
+    min_sample_time: float = 1e-5  # a call shorter than this is timed in blocks (a floor under a fake overhead) ...
     overhead_factor: float = 1000.0  # ... and so is one shorter than 1000x the clock's own overhead (< 0.1 % error)
 
     def validate(self) -> None:

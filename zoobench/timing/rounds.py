@@ -86,7 +86,9 @@ def combine(rounds: Sequence[Round]) -> RoundStats:
     else:
         low, high, rel, method = stats.ci_low, stats.ci_high, stats.ci_rel, CI_CALLS
     within = [
-        (float(np.subtract(*np.percentile(r.samples, [75, 25]))) / 1.349) / m for r, m in zip(rounds, medians) if m > 0
+        (float(np.subtract(*np.percentile(r.samples, [75, 25]))) / 1.349) / m
+        for r, m in zip(rounds, medians, strict=True)
+        if m > 0
     ]
     disagree = _disagree(rounds)
     warnings = spread_warnings(stats)

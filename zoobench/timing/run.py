@@ -1,4 +1,4 @@
-"""Many models and a thread sweep: record a failure and go on, save after every model, resume a saved run.
+"""Many models and a thread sweep: interleaved rounds, record a failure and go on, save after each, resume.
 
 A bulk run never loses what it measured: a model that fails (build, forward, worker crash, out of memory, an
 unsupported setting) becomes a `Failure` row with its error, the run goes on, and `checkpoint` sees every row after
@@ -16,9 +16,18 @@ from zoobench.output.progress import SILENT, Progress
 from zoobench.registry import ModelSpec
 from zoobench.timing.baseline import measured, read_result
 from zoobench.timing.config import DEFAULT_CONFIG, BenchConfig
-from zoobench.timing.inprocess import Measurement, Setting, count_flops, measure_model, resolution_of
+from zoobench.timing.inprocess import (
+    Entry,
+    Measurement,
+    Setting,
+    count_flops,
+    local_opener,
+    measure_entries,
+    measure_model,
+    resolution_of,
+)
 from zoobench.timing.machine import default_threads
-from zoobench.timing.worker import measure_isolated
+from zoobench.timing.worker import measure_isolated, remote_opener
 
 
 @dataclass(frozen=True)
@@ -134,14 +143,17 @@ def bench(
     show_warnings: bool = False,
     previous: Sequence[dict] = (),
     checkpoint: Callable[[list[dict]], None] | None = None,
+    open_session: Callable | None = None,
 ) -> list[Result]:
-    """Every model at every thread count (model-major), each isolated in its own process unless isolate=False.
+    """Every model at every thread count, their rounds interleaved (A1 B1 C1 A2 B2 C2 …, schedule.py), each
+    session in a fresh process unless isolate=False; the results in model-major order.
 
     Each finished measurement goes to `progress` as `advance(label=model, result=measurement)`, its warnings as
     messages when `show_warnings`. keep_going: over several measurements, a failure is reported (one error message
     naming the model) and returned as a `Failure`, and the run goes on; a single measurement's failure, or any
     failure without keep_going, raises. Measurements with a row in `previous` (model, threads, no error) are
     skipped; `checkpoint(rows)` gets `merge_rows(previous, results so far)` after every measurement.
+    `open_session` replaces the sessions (tests pass fake ones).
     """
     config.validate()
     counts = list(threads) if threads else [config.threads or default_threads()]
@@ -151,30 +163,45 @@ def bench(
     if len(todo) < total:
         progress.message("note", f"resuming: {total - len(todo)} of {total} measurement(s) already saved")
     keep_going = keep_going and total > 1
-    task = progress.task("bench", total=len(todo), unit="items")
     flops: dict[str, int | ZooError] = {}  # counted once per model, not once per thread count
-    results: list[Result] = []
+    entries: list[Entry] = []
+    results: dict[int, Result] = {}
+    for i, (spec, n) in enumerate(todo):  # a model whose FLOPs cannot be counted fails before any round
+        try:
+            entries.append(Entry(spec, replace(config, threads=n), _flops(flops, spec, config)))
+        except ZooError as exc:
+            if not keep_going:
+                raise
+            results[i] = _failure(spec, config, n, isolate, exc)
+    where = [i for i in range(len(todo)) if i not in results]  # the position of each entry among todo
+    task = progress.task("bench", total=len(todo), unit="items")
+    for failure in results.values():
+        progress.message("error", f"{failure.model}: {failure.error}")
+        task.advance()
+
+    def finished(index: int, result: Measurement | ZooError) -> None:
+        e = entries[index]
+        if isinstance(result, ZooError):
+            failure = _failure(e.spec, config, e.config.threads or 1, isolate, result)
+            results[where[index]] = failure
+            if keep_going:
+                progress.message("error", f"{e.spec.name}: {failure.error}")
+            task.advance()
+        else:
+            results[where[index]] = result
+            task.advance(label=e.spec.name, result=result)
+            for w in result.warnings if show_warnings else ():
+                progress.message("warning", f"{e.spec.name}: {w}")
+        if checkpoint is not None:
+            checkpoint(merge_rows(previous, [results[i] for i in sorted(results)]))
+
+    opener = open_session or (remote_opener() if isolate else local_opener())
     try:
-        for spec, n in todo:
-            try:
-                m = measure(spec, replace(config, threads=n), isolate=isolate, flops=_flops(flops, spec, config))
-            except ZooError as exc:
-                if not keep_going:
-                    raise
-                failure = _failure(spec, config, n, isolate, exc)
-                results.append(failure)
-                progress.message("error", f"{spec.name}: {failure.error}")
-                task.advance()
-            else:
-                results.append(m)
-                task.advance(label=spec.name, result=m)
-                for w in m.warnings if show_warnings else ():
-                    progress.message("warning", f"{spec.name}: {w}")
-            if checkpoint is not None:
-                checkpoint(merge_rows(previous, results))
+        measure_entries(entries, opener, isolation="subprocess" if isolate else "in-process",
+                        fail_fast=not keep_going, done=finished)  # fmt: skip
     finally:
         task.close()
-    return results
+    return [results[i] for i in sorted(results)]
 
 
 def _flops(cache: dict[str, int | ZooError], spec: ModelSpec, config: BenchConfig) -> int:

@@ -1,0 +1,241 @@
+"""The result of measuring one model at one setting: `Measurement`, and how rounds and sessions become one.
+
+`build` turns an entry's rounds (timing/rounds.py) and what each of its sessions learnt (`SessionInfo`: threads,
+warm-up, compile time, memory) into a Measurement with times in ms; the parent of isolated workers builds it from
+what they send back, in-process runs from their own sessions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+
+from zoobench import environment
+from zoobench.errors import ZooError
+from zoobench.timing.loop import STOP_BUDGET, Policy
+from zoobench.timing.rounds import Round, combine
+
+MODE = "latency"  # one query at a time (MLPerf's SingleStream); the mode is named in every result
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Which model at which setting: the fields every bench row starts with, measured or failed."""
+
+    model: str
+    device: str
+    dtype: str
+    batch: int
+    resolution: int
+    threads: int
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What one session (one process, or one build in this process) learnt besides its rounds."""
+
+    threads: int
+    interop_threads: int
+    affinity: list[int] | None
+    thread_warnings: list[str]
+    warmup_calls: int
+    warmup_s: float
+    warmup_settled: bool
+    warmup_limit_s: float
+    compile_s: float | None
+    elapsed_s: float  # warm-up + rounds (rewarm calls included)
+    weight_bytes: int
+    rss_peak_bytes: int | None  # peak RSS above the state before the build
+    rss_method: str
+    cuda_peak_bytes: int | None
+    gpu: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Measurement(Setting):
+    """One model at one setting: the statistics, the rates, and what is needed to judge them. Times in ms."""
+
+    mode: str  # "latency": each call alone, synchronised
+    interop_threads: int
+    affinity: list[int] | None
+    channels_last: bool
+    compiled: bool
+    tf32: bool
+    isolation: str  # "subprocess" or "in-process"
+    median_ms: float  # of every timed call of every round
+    ci_low_ms: float  # the 95 % CI of the median, from the spread between rounds (ci_method)
+    ci_high_ms: float
+    ci_pct: float  # half-width of the wider side of that CI, % of the median
+    ci_method: str  # "rounds" (between-rounds t) or "calls" (one round: call-level order statistics)
+    calls_ci_pct: float  # the call-level CI half-width, %: what one process alone would claim
+    mean_ms: float
+    std_ms: float
+    iqr_ms: float
+    min_ms: float
+    p10_ms: float  # a robust best case: moves least on a noisy host
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    runs: int  # timed samples (single calls unless calls_per_run > 1)
+    calls_per_run: int  # 1: per-call percentiles; > 1: calls too short to time alone were timed in blocks
+    rounds: int
+    processes: int
+    round_medians_ms: list[float]
+    round_processes: list[int]
+    round_sizes: list[int]  # samples per round: samples_ms split back into rounds
+    process_medians_ms: list[float]
+    between_rounds_pct: float | None  # sd of log round medians, %
+    between_processes_pct: float | None  # sd of log process medians, %
+    within_round_pct: float  # robust sd of calls inside a round, % of its median
+    rounds_disagree: bool
+    warmup_calls: int
+    warmup_s: float
+    compile_s: float | None
+    stop: str
+    max_time_s: float
+    elapsed_s: float
+    images_per_s: float
+    flops_per_image: int  # 2 x MACs (complexity.measure)
+    gflops_per_s: float
+    peak_gflops: float | None
+    peak_share: float | None  # achieved / peak, 0..1
+    peak_basis: str | None
+    weight_bytes: int
+    rss_peak_bytes: int | None  # the worker's peak RSS above its state before the model was built (max over sessions)
+    rss_method: str
+    cuda_peak_bytes: int | None
+    loadavg: float | None  # the highest of the rounds
+    others_cores: float | None  # the highest of the rounds
+    own_cores: float | None  # the lowest of the rounds
+    busy: bool  # any round was busy
+    warnings: list[str]
+    samples_ms: list[float]  # every sample of every round, in order, for --compare and re-analysis
+    gpu: str | None
+    seed: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Measurement:
+        names = {f.name for f in fields(cls)}
+        missing = names - set(data)
+        if missing:
+            raise ZooError(f"measurement lacks {', '.join(sorted(missing))}")
+        return cls(**{k: data[k] for k in names})
+
+
+def _load_warnings(rounds: list[Round]) -> list[str]:
+    """Each distinct load warning once, with how many rounds raised it."""
+    counts = Counter(w for r in rounds for w in r.warnings)
+    return [w + (f" (in {n} of {len(rounds)} rounds)" if len(rounds) > 1 else "") for w, n in counts.items()]
+
+
+def _optional(values: list[float | None], pick) -> float | None:
+    known = [v for v in values if v is not None]
+    return pick(known) if known else None
+
+
+def build(
+    setting: Setting,
+    config: object,
+    rounds: list[Round],
+    sessions: list[SessionInfo],
+    *,
+    stop: str,
+    flops: int,
+    isolation: str,
+) -> Measurement:
+    """Statistics, rates, peak share, memory and warnings of one entry's rounds, as a Measurement (times in ms)."""
+    policy: Policy = config.policy  # type: ignore[attr-defined]
+    rs = combine(rounds)
+    stats, first = rs.stats, sessions[0]
+    images_per_s = setting.batch / stats.median if stats.median > 0 else math.inf
+    gflops = flops * images_per_s / 1e9
+    cpu = setting.device == "cpu"
+    peak, basis = environment.peak_fp32_gflops(first.threads) if cpu else (None, None)
+    share = gflops / peak if peak else None
+    warnings = [*first.thread_warnings, *rs.warnings]
+    if stop == STOP_BUDGET and rs.ci_rel > policy.rel_ci:
+        warnings.append(
+            f"stopped by --max-time ({policy.max_time:g} s) with the 95 % CI of the median (between rounds) at "
+            f"±{100 * rs.ci_rel:.1f} % (target ±{100 * policy.rel_ci:g} %)"
+        )
+    unsettled = [s for s in sessions if not s.warmup_settled]
+    if unsettled:
+        warnings.append(
+            f"warm-up did not settle within {unsettled[0].warmup_limit_s:.3g} s in {len(unsettled)} of "
+            f"{len(sessions)} process(es)"
+        )
+    warnings += _load_warnings(rounds)
+    if share is not None and share > 1:
+        warnings.append(f"achieved {gflops:.0f} GFLOP/s exceeds the assumed fp32 peak {peak:.0f}: see peak_basis")
+    dtype = config.dtype  # type: ignore[attr-defined]
+    if cpu and dtype != "fp32" and peak:
+        basis = f"{basis}; the peak is fp32's, the run used {dtype}"
+    ms = 1e3
+    samples = [s for r in rounds for s in r.samples]
+    return Measurement(
+        **asdict(setting),
+        mode=MODE,
+        interop_threads=first.interop_threads,
+        affinity=first.affinity,
+        channels_last=config.channels_last,  # type: ignore[attr-defined]
+        compiled=config.compile,  # type: ignore[attr-defined]
+        tf32=config.tf32 if setting.device == "cuda" else False,  # type: ignore[attr-defined]
+        isolation=isolation,
+        median_ms=stats.median * ms,
+        ci_low_ms=rs.ci_low * ms,
+        ci_high_ms=rs.ci_high * ms,
+        ci_pct=100 * rs.ci_rel,
+        ci_method=rs.ci_method,
+        calls_ci_pct=100 * stats.ci_rel,
+        mean_ms=stats.mean * ms,
+        std_ms=stats.std * ms,
+        iqr_ms=stats.iqr * ms,
+        min_ms=stats.min * ms,
+        p10_ms=stats.p10 * ms,
+        p90_ms=stats.p90 * ms,
+        p99_ms=stats.p99 * ms,
+        max_ms=stats.max * ms,
+        runs=stats.runs,
+        calls_per_run=max(r.calls_per_sample for r in rounds),
+        rounds=len(rounds),
+        processes=len(sessions),
+        round_medians_ms=[m * ms for m in rs.round_medians],
+        round_processes=rs.round_processes,
+        round_sizes=[len(r.samples) for r in rounds],
+        process_medians_ms=[m * ms for m in rs.process_medians],
+        between_rounds_pct=rs.between_rounds_pct,
+        between_processes_pct=rs.between_processes_pct,
+        within_round_pct=rs.within_round_pct,
+        rounds_disagree=rs.disagree,
+        warmup_calls=sum(s.warmup_calls for s in sessions),
+        warmup_s=sum(s.warmup_s for s in sessions),
+        compile_s=first.compile_s,
+        stop=stop,
+        max_time_s=policy.max_time,
+        elapsed_s=sum(s.elapsed_s for s in sessions),
+        images_per_s=images_per_s,
+        flops_per_image=flops,
+        gflops_per_s=gflops,
+        peak_gflops=peak,
+        peak_share=share,
+        peak_basis=basis,
+        weight_bytes=first.weight_bytes,
+        rss_peak_bytes=_optional([s.rss_peak_bytes for s in sessions], max),
+        rss_method=first.rss_method,
+        cuda_peak_bytes=_optional([s.cuda_peak_bytes for s in sessions], max),
+        loadavg=_optional([r.loadavg for r in rounds], max),
+        others_cores=_optional([r.others_cores for r in rounds], max),
+        own_cores=_optional([r.own_cores for r in rounds], min),
+        busy=any(r.busy for r in rounds),
+        warnings=warnings,
+        samples_ms=[round(s * ms, 6) for s in samples],
+        gpu=first.gpu,
+        seed=config.seed,  # type: ignore[attr-defined]
+    )
