@@ -1,11 +1,12 @@
 """Parity: our latency / torchvision's for every zoo model with a torchvision twin (ModelSpec.torchvision).
 
 Both models live in one process with the same pinned threads, share torchvision's weights (our module names load its
-state_dict), and are timed interleaved: rounds of short measurements alternating A-B, B-A so that drift hits both alike.
-Samples are pooled per model; ratio = our pooled median / torchvision's; a two-sided Mann-Whitney U says whether the
-difference is real. Target: ratio <= 1.02 at batch 1, fp32.
+state_dict), and are timed paired (`zoobench bench --paired`'s engine, timing/paired.py): called alternately, call
+by call (A B, B A, ...), so drift cancels within each pair. ratio = median of the per-pair ratios ours / torchvision's,
+its 95 % CI from the spread between rounds; the CI should include 1.00 for every twin whose weights and kernels are
+the same. Target: ratio <= 1.02 at batch 1, fp32.
 Writes results/parity.csv (the table) and results/parity.json (the same rows + machine metadata).
-Usage: python benchmarks/bench_parity.py [--rounds 6] [--round-time 1.5] [--threads N] [--resolution 224] [MODELS...]
+Usage: python benchmarks/bench_parity.py [--rounds 6] [--time 6] [--threads N] [--resolution 224] [MODELS...]
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import mannwhitneyu
 
 from zoobench import environment, registry, timing
 from zoobench.output.files import atomic_write
@@ -34,31 +34,29 @@ def pair(spec: registry.ModelSpec, args: argparse.Namespace, config: timing.Benc
         shared = True
     except RuntimeError:
         shared = False  # still comparable: latency does not depend on the weights' values, only their shapes
-    policy = timing.Policy(max_time=args.round_time, warmup_min_time=0.1, warmup_share=0.3)
-    samples: dict[str, list[float]] = {"ours": [], "theirs": []}
+    policy = timing.Policy(max_time=args.time, rounds=args.rounds, processes=1, warmup_min_time=0.1)
     start, begin = timing.probe_load(), time.perf_counter()
-    for r in range(args.rounds):
-        order = [("ours", ours), ("theirs", theirs)]
-        for name, work in order if r % 2 == 0 else order[::-1]:
-            with work.contexts():
-                samples[name] += timing.time_callable(work.fn, policy=policy).samples
+    with ours.contexts():
+        pt = timing.time_pairs([theirs.fn, ours.fn], sync=ours.sync, policy=policy)
     load = timing.assess_load(start, timing.probe_load(), config.threads, cores)
-    a, b = np.array(samples["ours"]) * 1e3, np.array(samples["theirs"]) * 1e3
-    ratio = float(np.median(a) / np.median(b))
+    r = timing.ratio_of(pt, 1)
     return {
         "model": spec.name,
         "torchvision": spec.torchvision,
         "resolution": ours.resolution,
         "threads": config.threads,
-        "ours_median_ms": float(np.median(a)),
-        "torchvision_median_ms": float(np.median(b)),
-        "ratio": ratio,
-        "p_value": float(mannwhitneyu(a, b, alternative="two-sided").pvalue),
-        "ours_runs": len(a),
-        "torchvision_runs": len(b),
+        "ours_median_ms": 1e3 * float(np.median(pt.times[1])),
+        "torchvision_median_ms": 1e3 * float(np.median(pt.times[0])),
+        "ratio": r.ratio,
+        "ratio_ci_low": r.ci_low,
+        "ratio_ci_high": r.ci_high,
+        "ci_includes_1": r.ci_low <= 1.0 <= r.ci_high,
+        "ci_method": r.ci_method,
+        "pairs": r.pairs,
+        "round_ratios": r.round_ratios,
         "rounds": args.rounds,
         "weights_shared": shared,
-        "passed": ratio <= TARGET,
+        "passed": r.ratio <= TARGET,
         "busy": load.busy,
         "load_warnings": "; ".join(load.warnings),
         "wall_s": time.perf_counter() - begin,
@@ -69,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("models", nargs="*", help="default: every model with a torchvision twin")
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--round-time", type=float, default=1.5, help="seconds per model per round")
+    parser.add_argument("--time", type=float, default=6.0, help="seconds per model of each pair (both: twice that)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--resolution", type=int, default=224)
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
@@ -84,15 +82,17 @@ def main() -> None:
             row = pair(spec, args, config, cores)
             print(
                 f"{row['model']:<20} ours {row['ours_median_ms']:.3f} ms  tv {row['torchvision_median_ms']:.3f} ms  "
-                f"ratio {row['ratio']:.3f}  p {row['p_value']:.2g}{'  BUSY' if row['busy'] else ''}",
+                f"ratio {row['ratio']:.4f} [{row['ratio_ci_low']:.4f}, {row['ratio_ci_high']:.4f}]"
+                f"{'  BUSY' if row['busy'] else ''}",
                 flush=True,
             )
             rows.append(row)
     meta = {
-        "benchmark": "our latency / torchvision's, batch 1, fp32, interleaved in one process, shared weights",
+        "benchmark": "our latency / torchvision's, batch 1, fp32, paired call by call in one process, shared weights",
+        "method": "median of per-pair ratios; 95 % CI from the spread between rounds (Student t on log ratios)",
         "target_ratio": TARGET,
         "rounds": args.rounds,
-        "round_time_s": args.round_time,
+        "time_s": args.time,
         "environment": environment.collect(),
         "rows": rows,
     }
@@ -100,7 +100,12 @@ def main() -> None:
     atomic_write(args.out_dir / "parity.csv", pd.DataFrame(rows).to_csv(index=False))
     atomic_write(args.out_dir / "parity.json", json.dumps(meta, indent=2) + "\n")
     failed = [r["model"] for r in rows if not r["passed"]]
-    print(json.dumps({"models": len(rows), "failed": failed, "busy": sum(r["busy"] for r in rows)}))
+    outside = [r["model"] for r in rows if not r["ci_includes_1"]]
+    print(
+        json.dumps(
+            {"models": len(rows), "failed": failed, "ci_excludes_1": outside, "busy": sum(r["busy"] for r in rows)}
+        )
+    )
 
 
 if __name__ == "__main__":

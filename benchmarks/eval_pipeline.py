@@ -1,15 +1,17 @@
 """Throughput of `zoobench eval`'s pipeline on a generated ImageNet-like JPEG set: images/s with the model replaced by
 a free stand-in ("identity": the pipeline alone) and with resnet50, for 1 and 10 crops, and the share of the work
-that is JPEG decoding.
+that is JPEG decoding; then several models in one pass against one eval each.
 
     .venv/bin/python benchmarks/eval_pipeline.py                      # 300 images -> results/eval_pipeline.json
-    .venv/bin/python benchmarks/eval_pipeline.py --images 16 -o /tmp/eval_pipeline.json   # a quick check
+    .venv/bin/python benchmarks/eval_pipeline.py --images 16 --serial-images 8 -o /tmp/eval_pipeline.json  # quick
 
-Two views of the cost:
-- serial (one process, no loader workers): per-image milliseconds of decode, resize, crop + normalise and the model,
-  measured one after the other, so the shares add up to the whole;
-- pipelined (`evaluate` with loader workers, as users run it): images/s end to end, and the share of the wall time
-  the model loop spent waiting for images.
+Views of the cost:
+- serial stages (one process, no loader workers): per-image milliseconds of decode, resize, crop + normalise and
+  the model, measured one after the other, so the shares add up to the whole;
+- `evaluate` end to end, three ways: its default (loop.loader_plan: loader workers and torch threads chosen
+  together), serial (workers=0) and 2 loader workers beside torch's threads (the old default on 2 cores);
+- one pass: `evaluate_many` of --many models (each image decoded once for all) against one `evaluate` per model,
+  on the same images and settings.
 Run it on a quiet machine: the numbers are only as steady as the machine.
 """
 
@@ -28,7 +30,7 @@ from PIL import Image
 from torch import nn
 
 from zoobench import environment, registry
-from zoobench.imagenet.evaluate import evaluate
+from zoobench.imagenet.evaluate import Failed, evaluate, evaluate_many
 from zoobench.imagenet.transforms import EvalTransform
 from zoobench.output.files import atomic_write
 
@@ -109,11 +111,85 @@ def serial_costs(paths: list[Path], crops: int, model: nn.Module | None, threads
     }
 
 
+def _cases(args: argparse.Namespace) -> list[tuple[str, int]]:
+    return [(m, int(c)) for m in args.models.split(",") for c in args.crops.split(",")]
+
+
+def _model(name: str, classes: int) -> nn.Module:
+    model = FreeModel(classes) if name == "identity" else registry.create_model(name, num_classes=classes)
+    return model.eval()
+
+
+def pipeline_row(root: Path, serial_paths: list[Path], name: str, crops: int, classes: int, threads: int) -> dict:
+    """One model and crop count: the serial stage costs, and evaluate() by default, serial and with 2 workers."""
+    model = _model(name, classes)
+    serial = serial_costs(serial_paths, crops, None if name == "identity" else model, threads)
+    torch.set_num_threads(threads)
+    runs = {w: evaluate(model, root / "val", crops=crops, workers=w).row for w in (None, 0, 2)}
+    r = runs[None]
+    print(
+        f"{name:>9} {crops:>2}-crop: default {r['images_per_s']:7.1f} images/s ({r['workers']} workers, "
+        f"{r['torch_threads']} threads), serial {runs[0]['images_per_s']:7.1f}, 2 workers "
+        f"{runs[2]['images_per_s']:7.1f}; decode {serial['decode_ms']:.1f} ms = "
+        f"{100 * serial['decode_share']:.0f}% of the serial work",
+        file=sys.stderr,
+    )
+    return {
+        "model": name,
+        "crops": crops,
+        "images": r["dataset_images"],
+        "images_per_s": r["images_per_s"],
+        "crops_per_s": r["images_per_s"] * crops,
+        "wait_share": r["data_wait_s"] / r["wall_s"],
+        "workers": r["workers"],
+        "torch_threads": r["torch_threads"],
+        "loader_plan": r["loader_plan"],
+        "serial_eval_images_per_s": runs[0]["images_per_s"],
+        "two_workers_images_per_s": runs[2]["images_per_s"],
+        "two_workers_threads": runs[2]["torch_threads"],
+        "batch_size": r["batch_size"],
+        **serial,
+    }
+
+
+def one_pass(root: Path, names: list[str], classes: int) -> dict:
+    """evaluate_many of `names` against one evaluate() each: wall seconds and model-images per second."""
+    models = [_model(n, classes) for n in names]
+    t0 = time.perf_counter()
+    together = evaluate_many(models, root / "val")
+    t_many = time.perf_counter() - t0
+    failed = [r.model for r in together if isinstance(r, Failed)]
+    if failed:
+        raise SystemExit(f"eval_pipeline: one-pass models failed: {', '.join(failed)}")
+    t0 = time.perf_counter()
+    alone = [evaluate(m, root / "val") for m in models]
+    t_alone = time.perf_counter() - t0
+    images = together[0].row["dataset_images"]
+    same = all((a.predictions.top == b.predictions.top).all() for a, b in zip(alone, together, strict=True))
+    print(
+        f"{len(names)} models: one pass {t_many:.1f} s, separately {t_alone:.1f} s "
+        f"({t_alone / t_many:.2f}x); same predictions: {same}",
+        file=sys.stderr,
+    )
+    return {
+        "models": names,
+        "images": images,
+        "one_pass_wall_s": t_many,
+        "separate_wall_s": t_alone,
+        "one_pass_images_per_s": images * len(names) / t_many,
+        "separate_images_per_s": images * len(names) / t_alone,
+        "speedup": t_alone / t_many,
+        "same_predictions": same,
+        "workers": together[0].row["workers"],
+        "torch_threads": together[0].row["torch_threads"],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--images", type=int, default=300, help="images in the generated set (default 300)")
     ap.add_argument("--classes", type=int, default=10)
-    ap.add_argument("--workers", type=int, default=None, help="loader workers (default: evaluate's default)")
+    ap.add_argument("--many", default="resnet18,resnet34,resnet50,mobilenet_v2,squeezenet1_0", help="one-pass models")
     ap.add_argument("--threads", type=int, default=None, help="torch threads for the model (default: cores)")
     ap.add_argument("--models", default="identity,resnet50")
     ap.add_argument("--crops", default="1,10")
@@ -136,38 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = sorted((root / "val").rglob("*.JPEG"))
     size_kb = sum(p.stat().st_size for p in paths) / len(paths) / 1024
 
-    rows = []
-    for model_name in args.models.split(","):
-        for crops in (int(c) for c in args.crops.split(",")):
-            if model_name == "identity":
-                model = FreeModel(args.classes)
-            else:
-                model = registry.create_model(model_name, num_classes=args.classes)
-            model.eval()
-            serial = serial_costs(
-                paths[: args.serial_images], crops, None if model_name == "identity" else model, threads
-            )
-            res = evaluate(model, root / "val", crops=crops, workers=args.workers)
-            r = res.row
-            rows.append(
-                {
-                    "model": model_name,
-                    "crops": crops,
-                    "images": r["dataset_images"],
-                    "images_per_s": r["images_per_s"],
-                    "crops_per_s": r["images_per_s"] * crops,
-                    "wait_share": r["data_wait_s"] / r["wall_s"],
-                    "workers": r["workers"],
-                    "batch_size": r["batch_size"],
-                    **serial,
-                }
-            )
-            print(
-                f"{model_name:>9} {crops:>2}-crop: {r['images_per_s']:7.1f} images/s pipelined "
-                f"({r['workers']} workers), serial {serial['serial_images_per_s']:6.1f} images/s, "
-                f"decode {serial['decode_ms']:.1f} ms = {100 * serial['decode_share']:.0f}% of the serial work",
-                file=sys.stderr,
-            )
+    rows = [pipeline_row(root, paths[: args.serial_images], m, c, args.classes, threads) for m, c in _cases(args)]
+    many = one_pass(root, args.many.split(","), args.classes) if args.many else None
     doc = {
         "benchmark": "eval_pipeline",
         "settings": {
@@ -176,17 +222,22 @@ def main(argv: list[str] | None = None) -> int:
             "sizes": [f"{w}x{h}" for w, h in SIZES],
             "serial_images": min(args.serial_images, len(paths)),
             "torch_threads": threads,
+            "many_models": args.many.split(",") if args.many else [],
             "decoder": "PIL (Image.open + convert RGB), PIL bilinear antialiased resize",
             "identity": "the model replaced by a free view of the input (pipeline cost alone)",
         },
         "notes": [
-            "images_per_s: evaluate() end to end with DataLoader workers (decode in parallel with the model).",
-            "wait_share: share of the wall time the model loop waited for decoded images.",
+            "images_per_s: evaluate() end to end with its default loader workers and torch threads (loader_plan);"
+            " serial_eval_images_per_s: workers=0; two_workers_images_per_s: 2 loader workers beside torch's threads.",
+            "wait_share: share of the wall time the model loop waited for decoded images (default settings).",
+            "one_pass: evaluate_many of the models (one decode per image for all) vs one evaluate per model, total "
+            "images/s = images x models / wall seconds.",
             "decode_ms .. model_ms: per image, one stage after another in one process (resize_ms includes "
             "the conversion to a tensor); decode_share = decode / their sum.",
         ],
         "environment": environment.collect(),
         "rows": rows,
+        "one_pass": many,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(args.output, json.dumps(doc, indent=2) + "\n")

@@ -64,6 +64,54 @@ def pixel_model() -> nn.Module:
     return PixelModel(10)
 
 
+def pixel_model_12() -> nn.Module:
+    """Twelve classes: ImageNetV2-style folders 0 ... 11, where "10" < "2" as strings."""
+    return PixelModel(12)
+
+
+def wide_pixel(p: int) -> tuple[int, int, int]:
+    """The RGB value that makes WidePixelModel rank class p (0 ... 1023) first: red = p mod 256, green = its 256s."""
+    return (p % 256, 32 * (p // 256) + 16, 128)
+
+
+class WidePixelModel(nn.Module):
+    """1000 outputs, for ImageNet-A/R and ReaL: class p = red + 256 * (green // 32) ranks first (logit 5), then p+1
+    (4), ... p+4 (1); the rest 0. Needs lossless images (PNG): one red level is one class."""
+
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rgb = torch.round((x[:, :, 0, 0].float() * self.std + self.mean) * 255)
+        p = (rgb[:, 0] + 256 * torch.div(rgb[:, 1], 32, rounding_mode="floor")).long() % self.num_classes
+        rank = (torch.arange(self.num_classes, device=x.device)[None, :] - p[:, None]) % self.num_classes
+        return 5 * (1 - rank / 5).clamp(min=0)
+
+
+def wide_pixel_model() -> nn.Module:
+    return WidePixelModel(1000)
+
+
+class _FailsAtForward(PixelModel):
+    """Passes the probe (one blank image), then fails on the first batch of real images."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] > 1 or x.abs().sum() > 0:
+            raise RuntimeError("this model breaks on real images")
+        return super().forward(x)
+
+
+def fails_at_forward() -> nn.Module:
+    return _FailsAtForward(10)
+
+
+def fails_to_build() -> nn.Module:
+    raise ValueError("this builder always fails")
+
+
 def pixel_model_7() -> nn.Module:
     """Seven outputs: refused on a ten-class set."""
     return PixelModel(7)

@@ -101,6 +101,18 @@ TABLE = [
     Case("bench-resolution-zero", ["bench", "benchnets:tiny", "-r", "0"], r"--resolution must be a positive"),
     Case("bench-dtype", ["bench", "benchnets:tiny", "--dtype", "fp8"], r"unknown dtype 'fp8'; choose one of fp32"),
     Case("bench-device", ["bench", "benchnets:tiny", "--device", "tpu"], r"unknown device 'tpu'; choose one of cpu"),
+    Case("bench-processes-zero", [*TINY, "--processes", "0"], r"--processes must be at least 1, got 0$"),
+    Case(
+        "bench-rounds-below-processes",
+        [*TINY, "--rounds", "1", "--processes", "2"],
+        r"--rounds must be at least processes \(2\), got 1$",
+    ),
+    Case("bench-paired-one-model", [*TINY, "--paired"], r"--paired needs at least two models"),
+    Case(
+        "bench-paired-with-compare",
+        ["bench", "benchnets:tiny", "benchnets:other", *FAST, "--paired", "--compare", "{tmp}/base.json"],
+        r"--paired compares the models with each other",
+    ),
     Case("bench-tolerance", ["bench", "benchnets:tiny", "--tolerance", "-1"], r"--tolerance must be a non-negative"),
     # --compare files.
     Case("bench-compare-missing", [*TINY, "--compare", "{tmp}/no.json"], r"cannot read baseline .*: no such file$"),

@@ -338,7 +338,21 @@ def test_compare_without_a_baseline_row():
 FAST = ["-r", "32", "-t", "1", "--max-time", "0.3", "--in-process"]
 
 
-def test_bench_json_carries_samples_and_environment_then_compares(capsys, tmp_path):
+def _quiet(monkeypatch) -> None:
+    """A quiet machine for tests whose verdicts must not depend on what else runs here (busy: no verdict)."""
+    from zoobench.timing import machine
+
+    ticks = itertools.count()
+
+    def probe() -> LoadSample:
+        t = float(next(ticks))  # one second per probe, all of it this process's own CPU time
+        return LoadSample(t, 0.0, t, t)
+
+    monkeypatch.setattr(machine, "probe_load", probe)
+
+
+def test_bench_json_carries_samples_and_environment_then_compares(capsys, tmp_path, monkeypatch):
+    _quiet(monkeypatch)
     target = tmp_path / "base.json"
     code, out, err = run_cli(capsys, "bench", "benchnets:tiny", *FAST, "-o", str(target))
     assert code == 0 and out == "" and "benchnets:tiny" in err
@@ -350,18 +364,27 @@ def test_bench_json_carries_samples_and_environment_then_compares(capsys, tmp_pa
     assert doc["config"]["policy"]["max_time"] == 0.3
 
     # Baselines far off either way, so the verdicts do not depend on this machine's timing noise.
-    samples = row["samples_ms"]
+    samples, rounds = row["samples_ms"], row["round_medians_ms"]
+    assert len(rounds) == row["rounds"] >= 2 and row["busy"] is False
     row["samples_ms"] = [s * 10 for s in samples]  # a baseline 10x slower: now is significantly faster, exit 0
+    row["round_medians_ms"] = [m * 10 for m in rounds]
     target.write_text(json.dumps(doc))
     code, out, _ = run_cli(capsys, "bench", "benchnets:tiny", *FAST, "--compare", str(target), "-f", "csv")
     assert code == 0 and "verdict" in out.splitlines()[0]
     assert pd.read_csv(io.StringIO(out))["verdict"].tolist() == ["faster"]
 
     row["samples_ms"] = [s / 10 for s in samples]  # a baseline 10x faster: now is significantly slower
+    row["round_medians_ms"] = [m / 10 for m in rounds]
     target.write_text(json.dumps(doc))
     code, out, err = run_cli(capsys, "bench", "benchnets:tiny", *FAST, "--compare", str(target), "-f", "json")
     assert code == 1 and "compare failed" in err
     assert json.loads(out)["rows"][0]["verdict"] == "slower"
+    assert json.loads(out)["rows"][0]["test"] == "Welch t on log round medians"
+
+    row["busy"] = True  # the same 10x, but the baseline was measured on a busy machine: no verdict, exit 0
+    target.write_text(json.dumps(doc))
+    code, out, err = run_cli(capsys, "bench", "benchnets:tiny", *FAST, "--compare", str(target), "-f", "json")
+    assert code == 0 and json.loads(out)["rows"][0]["verdict"] == "not judged: baseline busy"
 
 
 def test_bench_thread_sweep(capsys):

@@ -388,6 +388,73 @@ def test_cuda_results_name_the_gpu(tmp_path: Path) -> None:
     assert any("NVIDIA Test GPU (host: Test CPU A, 2 cores)" in n and "cuda" in n for n in notes)
 
 
+# --- accuracy and latency / MACs at the same resolution ------------------------------------------------------------
+
+
+def _b7_results(tmp_path: Path, *rows: dict) -> results.Results:
+    """resnet50 and EfficientNet-B7 (paper: 84.4 % at 600 px) benched at 224 px, plus `rows`."""
+    lats = [bench_row("resnet50", 2, 25.0), bench_row("efficientnet_b7", 2, 90.0)]
+    write_json(tmp_path / "bench.json", [*lats, *rows], ENV_A)
+    write_json(tmp_path / "profile.json", PROFILE[2:3], ENV_A)
+    return results.collect([tmp_path])
+
+
+def test_a_600px_figure_is_never_paired_with_a_224px_latency(tmp_path: Path) -> None:
+    found = _b7_results(tmp_path)
+    shown = found.shown_accuracy()
+    assert (shown["efficientnet_b7"].top1, shown["efficientnet_b7"].resolution) == (84.4, 600)
+    plot = plots.top1_vs_latency(found)
+    assert plot is not None
+    assert "Left out, no latency at their top-1's resolution: efficientnet_b7 (600 px)" in plot.caption
+    assert "at the same input resolution: 224 px for every model" in plot.caption
+    series, left_out = plots._paired_series(found, plots._accuracy(found))
+    assert set(next(iter(series.lats.values()))) == {"resnet50"} and left_out == {"efficientnet_b7": 600}
+
+
+def test_a_latency_at_the_figures_resolution_is_paired(tmp_path: Path) -> None:
+    found = _b7_results(tmp_path, dict(bench_row("efficientnet_b7", 2, 700.0), resolution=600))
+    series, left_out = plots._paired_series(found, plots._accuracy(found))
+    (lats,) = series.lats.values()
+    assert lats["efficientnet_b7"].median_ms == 700.0 and lats["resnet50"].median_ms == 25.0 and not left_out
+    caption = plots.top1_vs_latency(found).caption
+    assert "224 px, except efficientnet_b7 (600 px)" in caption and "Left out" not in caption
+
+
+def test_a_measured_top1_pairs_at_its_own_crop_size(tmp_path: Path) -> None:
+    measured = dict(eval_row("efficientnet_b7", 73.0, 91.0), weights="torchvision IMAGENET1K_V1")
+    found = _b7_results(tmp_path, measured)
+    shown = found.shown_accuracy()["efficientnet_b7"]
+    assert shown.measured and shown.resolution == 224
+    series, left_out = plots._paired_series(found, plots._accuracy(found))
+    assert next(iter(series.lats.values()))["efficientnet_b7"].median_ms == 90.0 and not left_out
+
+
+def test_macs_are_counted_at_the_figures_resolution(tmp_path: Path) -> None:
+    found = _b7_results(tmp_path)
+    assert found.models["efficientnet_b7"]["macs_resolution"] == 224
+    at_600 = found.macs_at("efficientnet_b7", 600)
+    assert at_600 is not None and at_600 > 5 * found.models["efficientnet_b7"]["macs"]  # ~37.7 G vs ~5.2 G
+    assert found.macs_at("resnet50", 224) == PROFILE[2]["macs"]  # the profile's own count where it applies
+    caption = plots.top1_vs_gmacs(found).caption
+    assert "top-1 and MACs at the same input resolution: 224 px, except efficientnet_b7 (600 px)" in caption
+
+
+def test_measured_accuracy_names_its_recipe_and_source(tmp_path: Path) -> None:
+    write_json(tmp_path / "eval.json", [dict(eval_row("resnet50", 76.5, 93.1), interpolation="bilinear")], ENV_A)
+    rows, notes = report_table(results.collect([tmp_path / "eval.json"]))
+    assert rows[0]["top1_text"] == "76.50"  # measured: no †
+    note = next(n for n in notes if n.startswith("Measured top-1/top-5 of resnet50: "))
+    recipe = "torchvision IMAGENET1K_V1 weights, 1-crop 224x224 inside shorter side 256, bilinear ("
+    assert note.startswith(f"Measured top-1/top-5 of resnet50: {recipe}") and note.endswith("/eval.json).")
+
+
+def test_other_label_sets_do_not_stand_for_imagenet_accuracy(tmp_path: Path) -> None:
+    write_json(tmp_path / "real.json", [dict(eval_row("resnet50", 83.0, 96.0), labels="real")], ENV_A)
+    found = results.collect([tmp_path / "real.json"])
+    assert found.chosen_accuracy() == {}
+    assert found.accuracies[0].excluded == "real labels, not ImageNet-1k's"
+
+
 # --- bad input: one line, exit 2, nothing written -------------------------------------------------------------------
 
 

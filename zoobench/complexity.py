@@ -301,8 +301,10 @@ class _Tally(TorchDispatchMode):
         before = _key(args[0]) if info.inplace and key is not None else None
         out = func(*args, **kwargs)
         entry, new = _measure_call(info, args, kwargs, out)
+        if key is None:  # real data, or an argument with no stand-in: never replayed
+            return out, entry, new
         replayable = (out is args[0] and _key(args[0]) == before) if info.inplace else entry.outs is not None
-        if key is not None and replayable:
+        if replayable:
             if len(_MEMO) >= _MEMO_LIMIT:
                 _MEMO.clear()
             _MEMO[key] = entry

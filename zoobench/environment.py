@@ -1,6 +1,7 @@
 """Machine and software metadata attached to every result, so a number can be judged later (pyperf's idea).
 
-Also the CPU facts the latency engine needs: usable cores, SIMD flags, clock and the fp32 peak derived from them.
+Also the CPU facts the latency engine needs: usable cores, SIMD flags, clock and the fp32 peak derived from them;
+and `doctor()`, the read-only checks of what can skew a latency (governor, turbo, SMT, load, OpenMP, THP).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import math
 import os
 import platform
 import subprocess
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -210,7 +212,142 @@ def collect(device: str = "cpu") -> dict:
         "governor": governor(),
         "loadavg": loadavg(),
         "parallel_info": torch.__config__.parallel_info(),
+        "doctor": doctor(),  # what can skew a latency, as `zoobench doctor` prints it
     }
     if device == "cuda":
         env.update(gpu_info())
     return env
+
+
+# --- what can skew a latency (`zoobench doctor`, and every bench result's environment) ---------------------------
+#
+# Each check reads /proc and /sys under `root` (tests pass a folder of fixture files) and returns one row:
+# (check, value, verdict, fix) with verdict "ok", "warn" (can skew or destabilise a latency) or "info".
+
+OMP_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES", "OMP_WAIT_POLICY", "KMP_AFFINITY",
+            "KMP_BLOCKTIME", "GOMP_CPU_AFFINITY", "LD_PRELOAD", "MALLOC_CONF")  # fmt: skip
+CPUFREQ = "sys/devices/system/cpu"
+
+
+def _read(root: Path, rel: str) -> str | None:
+    try:
+        return (root / rel).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _row(check: str, value: str, verdict: str, fix: str = "") -> dict:
+    return {"check": check, "value": value, "verdict": verdict, "fix": fix}
+
+
+def _governor_row(root: Path, cpus: list[int]) -> dict:
+    found = {c: _read(root, f"{CPUFREQ}/cpu{c}/cpufreq/scaling_governor") for c in cpus}
+    known = sorted({g for g in found.values() if g})
+    if not known:
+        return _row("cpufreq governor", "not exposed (a VM or container: the host sets the clock)", "info")
+    value = ", ".join(known)
+    if known == ["performance"]:
+        return _row("cpufreq governor", value, "ok")
+    return _row("cpufreq governor", value, "warn",
+                "sudo cpupower frequency-set -g performance (a governor that ramps the clock with load makes the "
+                "first calls of each round slower)")  # fmt: skip
+
+
+def _turbo_row(root: Path) -> dict:
+    no_turbo = _read(root, f"{CPUFREQ}/intel_pstate/no_turbo")
+    boost = _read(root, f"{CPUFREQ}/cpufreq/boost")
+    if no_turbo is not None:
+        on, fix = no_turbo == "0", f"echo 1 | sudo tee /{CPUFREQ}/intel_pstate/no_turbo"
+    elif boost is not None:
+        on, fix = boost == "1", f"echo 0 | sudo tee /{CPUFREQ}/cpufreq/boost"
+    else:
+        return _row("turbo / boost", "not exposed (a VM or container: the host decides)", "info")
+    if on:
+        return _row("turbo / boost", "on", "warn", f"{fix} (turbo clocks follow temperature and load: drift)")
+    return _row("turbo / boost", "off", "ok")
+
+
+def _smt_row(root: Path, cpus: list[int]) -> dict:
+    shared = []
+    for c in cpus:
+        siblings = _read(root, f"{CPUFREQ}/cpu{c}/topology/thread_siblings_list")
+        if siblings and any(ch in siblings for ch in ",-"):
+            shared.append(f"cpu{c}: {siblings}")
+    active = _read(root, f"{CPUFREQ}/smt/active")
+    if not shared and active in (None, "0"):
+        return _row("SMT siblings of the usable CPUs", "none (one hardware thread per core)", "ok")
+    value = "; ".join(shared[:4]) or f"SMT active ({active})"
+    return _row("SMT siblings of the usable CPUs", value, "warn",
+                "use -t N with N <= physical cores; bench pins the first N usable CPUs, which may be siblings "
+                f"sharing a core (or: echo off | sudo tee /{CPUFREQ}/smt/control)")  # fmt: skip
+
+
+def _load_row(root: Path, cores: int) -> dict:
+    text = _read(root, "proc/loadavg")
+    try:
+        load1 = float(text.split()[0]) if text else None
+    except ValueError:
+        load1 = None
+    if load1 is None:
+        return _row("other load", "unknown (/proc/loadavg unreadable)", "info")
+    value = f"1-minute load average {load1:.2f} on {cores} usable core(s)"
+    if load1 > 0.5:
+        return _row("other load", value, "warn",
+                    "stop other jobs first; bench flags rounds on a busy machine, but a neighbour on another core "
+                    "still shares caches, memory bandwidth and the host")  # fmt: skip
+    return _row("other load", value, "ok")
+
+
+def _env_row(env: Mapping[str, str]) -> dict:
+    set_ = [f"{k}={env[k]}" for k in OMP_VARS if env.get(k)]
+    return _row("OMP/MKL and allocator variables", ", ".join(set_) or "none set", "info",
+                "bench sets OMP_NUM_THREADS = MKL_NUM_THREADS = --threads in its workers; other variables apply "
+                "as set (unset them unless intended)" if set_ else "")  # fmt: skip
+
+
+def _thp_row(root: Path) -> dict:
+    text = _read(root, "sys/kernel/mm/transparent_hugepage/enabled")
+    if not text:
+        return _row("transparent huge pages", "not exposed", "info")
+    chosen = text[text.index("[") + 1 : text.index("]")] if "[" in text and "]" in text else text
+    if chosen == "always":
+        return _row("transparent huge pages", chosen, "warn",
+                    "echo madvise | sudo tee /sys/kernel/mm/transparent_hugepage/enabled (khugepaged compaction "
+                    "stalls calls at random)")  # fmt: skip
+    return _row("transparent huge pages", chosen, "ok")
+
+
+def _runtime_row(root: Path, parallel: str) -> dict:
+    """The OpenMP runtime and the allocator this process loaded (/proc/self/maps), and torch's parallel backend."""
+    maps = _read(root, "proc/self/maps") or ""
+    libs = {name for name in ("libgomp", "libiomp5", "libomp", "libjemalloc", "libtcmalloc") if name in maps}
+    backend = next((ln.split(":", 1)[1].strip() for ln in parallel.splitlines() if "parallel backend" in ln), "?")
+    omp = sorted(libs & {"libgomp", "libiomp5", "libomp"})
+    alloc = sorted(libs & {"libjemalloc", "libtcmalloc"}) or ["glibc malloc"]
+    value = f"ATen backend {backend}; OpenMP runtime {', '.join(omp) or 'not loaded'}; allocator {', '.join(alloc)}"
+    if len(omp) > 1:
+        return _row("OpenMP runtime and allocator", value, "warn",
+                    "two OpenMP runtimes are loaded: their pools fight over the cores; load one only")  # fmt: skip
+    return _row("OpenMP runtime and allocator", value, "info",
+                "" if alloc != ["glibc malloc"] else "LD_PRELOAD of jemalloc or tcmalloc often steadies allocation-"
+                "heavy models (PyTorch's CPU performance tuning guide); record it when comparing")  # fmt: skip
+
+
+def doctor(
+    root: Path = Path("/"),
+    env: Mapping[str, str] | None = None,
+    cpus: list[int] | None = None,
+    parallel: str | None = None,
+) -> list[dict]:
+    """Read-only rows (check, value, verdict, fix) of what can skew a latency on this machine (pyperf's
+    `system show`). `root` is where /proc and /sys are read from; `cpus` the usable CPUs (default: this process's)."""
+    cpus = cpus if cpus is not None else (affinity() or list(range(os.cpu_count() or 1)))
+    return [
+        _governor_row(root, cpus),
+        _turbo_row(root),
+        _smt_row(root, cpus),
+        _load_row(root, len(cpus)),
+        _env_row(os.environ if env is None else env),
+        _thp_row(root),
+        _runtime_row(root, torch.__config__.parallel_info() if parallel is None else parallel),
+    ]

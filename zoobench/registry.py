@@ -42,11 +42,30 @@ class Paper:
 
 @dataclass(frozen=True)
 class Accuracy:
-    """Published ImageNet-1k val accuracy (single 224 centre crop unless `source` says otherwise)."""
+    """Published ImageNet-1k val accuracy and the protocol it was measured under.
+
+    `crops`: crops per image the figure averages (1, 10, ...; None: dense or multi-scale evaluation); `resolution`:
+    the test crop's side in pixels (None: not stated); `kind`: who published it (paper, torchvision, timm,
+    pytorchcv). A figure is comparable with a 1-crop measurement at R pixels only if it is 1-crop at R.
+    """
 
     top1: float | None
     top5: float | None
     source: str
+    crops: int | None = 1
+    resolution: int | None = None
+    kind: str = "paper"
+
+    def comparable(self, resolution: int | None) -> bool:
+        """1-crop at `resolution`: the protocol of `zoobench eval`'s default, so the figures can stand side by side."""
+        return self.crops == 1 and self.resolution is not None and self.resolution == resolution
+
+    @property
+    def protocol(self) -> str:
+        """'1-crop 224 (paper)', '10-crop 224 (paper)', 'dense 384 (paper)'."""
+        crops = "dense" if self.crops is None else f"{self.crops}-crop"
+        at = f" {self.resolution}" if self.resolution else " (resolution not stated)"
+        return f"{crops}{at} ({self.kind})"
 
 
 @dataclass(frozen=True)

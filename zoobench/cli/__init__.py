@@ -14,7 +14,7 @@ import typer
 
 # torch takes seconds to import: command modules import what needs it inside the command, so that
 # `zoobench --help` and `zoobench prepare-imagenet` start at once.
-from zoobench.cli import bench, check, eval, listing, prepare, profile, report  # noqa: F401  (registers commands)
+from zoobench.cli import bench, check, doctor, eval, listing, prepare, profile, report  # noqa: F401  (registers commands)
 from zoobench.cli.common import app
 from zoobench.errors import ZooError
 

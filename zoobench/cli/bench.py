@@ -86,11 +86,20 @@ def bench(
         ),
     ] = 6.0,
     rounds: Annotated[
-        int, typer.Option("--rounds", help="Timed rounds per model, spread over --max-time; the CI is from their spread.")
+        int,
+        typer.Option("--rounds", help="Timed rounds per model, spread over --max-time; the CI is from their spread."),
     ] = 6,
     processes: Annotated[
         int, typer.Option("--processes", help="Fresh worker processes per model; the rounds are split between them.")
     ] = 2,
+    paired: Annotated[
+        bool,
+        typer.Option(
+            "--paired",
+            help="Call the models alternately in this process, call by call; report each one's median per-pair "
+            "ratio to the first (B/A) with its 95% CI. Drift cancels within a pair.",
+        ),
+    ] = False,
     in_process: Annotated[
         bool, typer.Option("--in-process", help="Measure in this process, not in a fresh one per model.")
     ] = False,
@@ -148,8 +157,15 @@ def bench(
         )
         config.validate()
         timing.check_tolerance(tolerance)
+    if paired and (compare_to is not None or resume or (counts and len(counts) > 1)):
+        raise ZooError(
+            "--paired compares the models with each other: not with --compare, --resume or a --threads sweep"
+        )
     baseline = timing.load_baseline(compare_to) if compare_to is not None else None
     specs = registry.select(models or [], all_models=all_models, family=family)
+    if paired:
+        _paired(specs, config, fmt, output, native, resolution)
+        return
     if baseline is not None and not {s.name for s in specs} & {b["model"] for b in baseline}:
         raise ZooError(f"baseline {str(compare_to)!r} has none of the selected models")
     previous = timing.load_previous(output, config) if resume else []
@@ -191,6 +207,43 @@ def bench(
                 note(f"{row['model']} vs its baseline: {', '.join(verdict['setting_changes'])}")
     write(rows, compared=baseline is not None)
     _report(rows, results, tolerance, len(specs) * len(counts or [1]))
+
+
+def describe_pair(row: timing.PairedRow) -> str:
+    return (
+        f"{row.model} / {row.reference} = {row.ratio:.4f} (median of {row.pairs} per-pair ratios), 95% CI "
+        f"[{row.ci_low:.4f}, {row.ci_high:.4f}] (between {row.rounds} rounds)"
+    )
+
+
+def _paired(
+    specs: list, config: timing.BenchConfig, fmt: str | None, output: Path | None, native: bool, res: int
+) -> None:
+    """`--paired`: one library call, one table."""
+    from zoobench import environment, timing
+
+    if len(specs) < 2:
+        raise ZooError("--paired needs at least two models: the first is the reference (A)")
+    env = environment.collect(config.device)
+    with progress_for(describe_pair) as shown:
+        rows = [r.to_dict() for r in timing.bench_paired(specs, config, progress=shown)]
+    notes = views.paired_notes(config, config.policy, specs[0].name)
+    size = "native res." if native else f"{res}px"
+    formats.emit(
+        rows,
+        views.PAIRED_COLUMNS,
+        fmt=fmt,
+        output=output,
+        title=f"zoobench bench --paired: ratio to {specs[0].name}, batch {config.batch}, {size}, {config.dtype}, "
+        f"{config.device}",
+        md=lambda r: formats.markdown_with_notes(r, views.PAIRED_COLUMNS, notes),
+        environment=env,
+        json_extra={"notes": notes, "config": config.to_dict()},
+        schema_kind="bench-paired",
+    )
+    busy = sum(1 for r in rows if r["busy"])
+    if busy:
+        print(views.busy_warning(busy, len(rows)), file=sys.stderr, flush=True)
 
 
 def _report(rows: list[dict], results: list, tolerance: float, total: int) -> None:

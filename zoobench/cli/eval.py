@@ -1,4 +1,4 @@
-"""`zoobench eval`: ImageNet accuracy of one model."""
+"""`zoobench eval`: ImageNet accuracy of one model, or of several in one pass over the images."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ _FLAGS = {
     "mean": "--mean",
     "std": "--std",
     "skip_bad": "--skip-bad",
+    "interpolation": "--interpolation",
+    "preprocess": "--preprocess",
+    "seed": "--seed",
+    "labels": "--labels",
+    "predictions": "--predictions",
 }
 _NAMES = "|".join(sorted(_FLAGS, key=len, reverse=True))
 _WORDS = re.compile(
@@ -68,14 +73,20 @@ def _floats3(value: str | None, option: str) -> tuple[float, float, float] | Non
 
 @app.command("eval")
 def eval_cmd(
-    model: Annotated[str, typer.Argument(help="Model name or alias, torchvision:<name> or package.module:callable.")],
+    models: Annotated[
+        list[str],
+        typer.Argument(
+            help="Model names, aliases or globs ('resnet*'), torchvision:<name> or package.module:callable."
+        ),
+    ],
     data: Annotated[
         Path, typer.Option("--data", help="OUT/val from prepare-imagenet (OUT/classes.json gives labels).")
     ],
     crops: Annotated[int, typer.Option("--crops", help="1 (centre), 5 (corners + centre) or 10 (+ flips).")] = 1,
     resize: Annotated[
-        str, typer.Option("--resize", help="shorter: shorter side to 256 (default); square: whole image to 256x256.")
-    ] = "shorter",
+        str | None,
+        typer.Option("--resize", help="shorter: shorter side (the seed's); square: whole image. Default: the recipe's."),
+    ] = None,
     resolution: Annotated[
         int | None, typer.Option("--resolution", "-r", help="Crop size; the resize scales with it (299 in 342).")
     ] = None,
@@ -101,11 +112,28 @@ def eval_cmd(
     decoder: Annotated[
         str, typer.Option("--decoder", help="pil (default, PIL decode + antialiased resize) or torchvision.")
     ] = "pil",
+    interpolation: Annotated[
+        str | None, typer.Option("--interpolation", help="bilinear or bicubic (default: the weights' recipe's).")
+    ] = None,
+    preprocess: Annotated[
+        str,
+        typer.Option(
+            "--preprocess", help="weights: the released weights' own recipe (default); seed: 224 in 256, bilinear."
+        ),
+    ] = "weights",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random initialisation (no --weights).")] = 0,
     mean: Annotated[str | None, typer.Option("--mean", help="Normalisation mean R,G,B (default ImageNet's).")] = None,
     std: Annotated[str | None, typer.Option("--std", help="Normalisation std R,G,B (default ImageNet's).")] = None,
     classes: Annotated[
         Path | None, typer.Option("--classes", help="classes.json (default: beside or inside --data).")
     ] = None,
+    labels: Annotated[
+        str,
+        typer.Option(
+            "--labels",
+            help="imagenet (default), real (ImageNet-ReaL; real:FILE), v2 (ImageNetV2), a or r (200 classes).",
+        ),
+    ] = "imagenet",
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Skip and count unreadable images instead of stopping.")
     ] = False,
@@ -115,20 +143,20 @@ def eval_cmd(
     fmt: Format = None,
     output: Output = None,
 ) -> None:
-    """ImageNet top-1 / top-5 (95% CI) with 1-, 5- or 10-crop; `torchrun --nproc-per-node N -m zoobench eval` splits
-    the set exactly over N processes.
+    """ImageNet top-1 / top-5 (95% CI) with 1-, 5- or 10-crop; several models share one pass over the images;
+    `torchrun --nproc-per-node N -m zoobench eval` splits the set exactly over N processes.
     """
-    from zoobench import environment
+    from zoobench import environment, registry
     from zoobench.imagenet import evaluate as evaluation
-    from zoobench.imagenet.transforms import IMAGENET_MEAN, IMAGENET_STD
 
     main = evaluation.env_rank() == 0  # only rank 0 writes -o: only it checks -o
     if main:
         formats.preflight(fmt, output)
+    specs = registry.select(models)
     try:
         with progress_for(str) as shown:
-            result = evaluation.evaluate(
-                model,
+            results = evaluation.evaluate_many(
+                specs,
                 data,
                 crops=crops,
                 resize=resize,
@@ -142,9 +170,13 @@ def eval_cmd(
                 device=device,
                 dtype=dtype,
                 decoder=decoder,
-                mean=_floats3(mean, "--mean") or IMAGENET_MEAN,
-                std=_floats3(std, "--std") or IMAGENET_STD,
+                mean=_floats3(mean, "--mean"),  # None: the recipe's (ImageNet's for the seed)
+                std=_floats3(std, "--std"),
+                interpolation=interpolation,
+                preprocess=preprocess,
+                seed=seed,
                 classes_file=classes,
+                labels=labels,
                 skip_bad=skip_bad,
                 predictions=predictions,
                 progress=shown,
@@ -157,21 +189,35 @@ def eval_cmd(
         raise ZooError(_flag_words(str(exc))) from exc
     except ZooError as exc:
         raise ZooError(_flag_words(str(exc))) from exc
-    if not result.is_main:
+    if not results[0].is_main:
         return
-    if result.skipped:
-        err.print(f"zoobench: warning: skipped {len(result.skipped)} unreadable image(s):", markup=False)
-        for name, reason in result.skipped:
+    if len(results) == 1 and isinstance(results[0], evaluation.Failed):
+        raise ZooError(_flag_words(results[0].error))  # one model: its error is the one line
+    _write(results, fmt, output, environment.collect())
+
+
+def _write(results: list, fmt: str | None, output: Path | None, env: dict) -> None:
+    """The table or file of every model's row, then the closing line when some failed (exit 2)."""
+    from zoobench.imagenet import evaluate as evaluation
+
+    skipped = next((r.skipped for r in results if not isinstance(r, evaluation.Failed)), [])
+    if skipped:
+        err.print(f"zoobench: warning: skipped {len(skipped)} unreadable image(s):", markup=False)
+        for name, reason in skipped:
             err.print(f"  {name}: {reason}", markup=False, soft_wrap=True)
-    row = views.eval_display_row(result.row)
-    notes = views.eval_notes(result.row, result.skipped)
+    failed = [r.model for r in results if isinstance(r, evaluation.Failed)]
+    rows = [views.eval_display_row(r.row) for r in results]
+    notes = views.eval_many_notes(rows, skipped)
+    columns = views.eval_columns(bool(failed))
     formats.emit(
-        [row],
-        views.EVAL_COLUMNS,
+        rows,
+        columns,
         fmt=fmt,
         output=output,
-        title=views.eval_title(row),
-        md=lambda r: formats.markdown_with_notes(r, views.EVAL_COLUMNS, notes),
-        environment=environment.collect(),
-        json_extra={"notes": notes, "skipped_files": [{"file": f, "reason": why} for f, why in result.skipped]},
+        title=views.eval_title(rows),
+        md=lambda r: formats.markdown_with_notes(r, columns, notes),
+        environment=env,
+        json_extra={"notes": notes, "skipped_files": [{"file": f, "reason": why} for f, why in skipped]},
     )
+    if failed:
+        raise ZooError(views.failed_summary(failed, len(results)))

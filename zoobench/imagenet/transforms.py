@@ -33,6 +33,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 CROPS = (1, 5, 10)
 RESIZE_MODES = ("shorter", "square")
 DECODERS = ("pil", "torchvision")
+INTERPOLATIONS = ("bilinear", "bicubic")
+_PIL_FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
 BASE_CROP, BASE_RESIZE = 224, 256
 
 
@@ -105,8 +107,9 @@ class EvalTransform:
     """Path -> (crops, 3, crop, crop) float tensor, normalised. One decode, one resize, `crops` views.
 
     `resize_size` defaults to round(crop_size * 256 / 224). `decoder` "pil" (default) decodes with PIL and resizes
-    with PIL's antialiased bilinear filter, the torchvision-reference pipeline; "torchvision" decodes with
-    torchvision.io (libjpeg-turbo / libpng) and resizes the uint8 tensor with bilinear + antialias=True.
+    with PIL's antialiased filter (`interpolation` bilinear or bicubic), as torchvision's `weights.transforms()`
+    and timm's and pytorchcv's eval transforms do on a PIL image. "torchvision" decodes with torchvision.io
+    (libjpeg-turbo / libpng) and resizes the uint8 tensor with antialias=True.
     """
 
     crops: int = 1
@@ -116,6 +119,7 @@ class EvalTransform:
     decoder: str = "pil"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    interpolation: str = "bilinear"
     _mean: torch.Tensor = field(init=False, repr=False, compare=False)
     _std: torch.Tensor = field(init=False, repr=False, compare=False)
 
@@ -127,6 +131,8 @@ class EvalTransform:
             raise ZooError(f"resize must be {_choices(RESIZE_MODES)}, not {self.resize!r}")
         if self.decoder not in DECODERS:
             raise ZooError(f"decoder must be {_choices(DECODERS)}, not {self.decoder!r}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ZooError(f"interpolation must be {_choices(INTERPOLATIONS)}, not {self.interpolation!r}")
         positive_pixels("crop_size", self.crop_size)
         if self.resize_size is None:
             object.__setattr__(self, "resize_size", resize_for(self.crop_size))
@@ -154,7 +160,7 @@ class EvalTransform:
                 img = img.convert("RGB")  # forces the full decode: a truncated file fails here, naming no crop
             size = self.target_size(*img.size)
             if img.size != size:
-                img = img.resize(size, Image.BILINEAR)
+                img = img.resize(size, _PIL_FILTERS[self.interpolation])
             return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
         from torchvision.io import ImageReadMode, decode_image, read_file
         from torchvision.transforms.v2 import InterpolationMode
@@ -164,7 +170,8 @@ class EvalTransform:
         width, height = image.shape[-1], image.shape[-2]
         size = self.target_size(width, height)
         if (width, height) != size:
-            image = F.resize(image, [size[1], size[0]], interpolation=InterpolationMode.BILINEAR, antialias=True)
+            mode = InterpolationMode(self.interpolation)
+            image = F.resize(image, [size[1], size[0]], interpolation=mode, antialias=True)
         return image
 
     def cut(self, image: torch.Tensor) -> torch.Tensor:
@@ -201,12 +208,12 @@ class EvalTransform:
         """Every setting that changes the pixels the model sees, for the result's metadata."""
         if self.decoder == "pil":
             decoder = f"PIL {PIL.__version__} (Image.open + convert('RGB'))"
-            resizer = "PIL Image.resize BILINEAR (antialiased: the filter widens when shrinking)"
+            resizer = f"PIL Image.resize {self.interpolation.upper()} (antialiased: the filter widens when shrinking)"
         else:
             import torchvision
 
             decoder = f"torchvision {torchvision.__version__} io.decode_image (RGB)"
-            resizer = "torchvision v2 functional.resize on uint8, BILINEAR, antialias=True"
+            resizer = f"torchvision v2 functional.resize on uint8, {self.interpolation.upper()}, antialias=True"
         if self.resize == "square":
             resize = f"square {self.resize_size}x{self.resize_size}"
         else:
@@ -216,7 +223,7 @@ class EvalTransform:
             "crop_size": self.crop_size,
             "resize_size": self.resize_size,
             "resize": resize,
-            "interpolation": "bilinear, antialias",
+            "interpolation": f"{self.interpolation}, antialias",
             "decoder": decoder,
             "resizer": resizer,
             "mean": list(self.mean),

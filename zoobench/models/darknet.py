@@ -113,8 +113,8 @@ def _init(model: nn.Module) -> None:
 
 
 # Each model's published accuracy, from its own paper (YOLOv2 is YOLO9000's detector).
-V2_ACCURACY = Accuracy(72.9, 91.2, "paper §3 (Faster: Training for classification), 1-crop 224")
-V3_ACCURACY = Accuracy(77.2, 93.8, "paper Table 2, 1-crop 256")
+V2_ACCURACY = Accuracy(72.9, 91.2, "paper §3 (Faster: Training for classification), 1-crop 224", 1, 224)
+V3_ACCURACY = Accuracy(77.2, 93.8, "paper Table 2, 1-crop 256", 1, 256)
 
 MODELS = [
     variant("darknet19", "DarkNet19(YOLOv2)", V2_ACCURACY, builder=DarkNet19, year=2016, paper=YOLO9000),

@@ -115,7 +115,7 @@ def convert_legacy_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, 
 
 
 def _accuracy(top1_err: float, top5_err: float) -> Accuracy:
-    return Accuracy(round(100 - top1_err, 2), round(100 - top5_err, 2), "paper Table 3, 1-crop 224")
+    return Accuracy(round(100 - top1_err, 2), round(100 - top5_err, 2), "paper Table 3, 1-crop 224", 1, 224)
 
 
 def densenet(block_config: tuple[int, ...], **kwargs) -> DenseNet:

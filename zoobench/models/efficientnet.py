@@ -179,7 +179,7 @@ MODELS = [
     variant(
         f"efficientnet_{key}",
         f"EfficientNet-{key.upper()}",
-        Accuracy(top1, top5, f"paper Table 2 (ICML 2019 version), single crop {res}"),
+        Accuracy(top1, top5, f"paper Table 2 (ICML 2019 version), single crop {res}", 1, res),
         torchvision=True,
         resolution=res,
         width=width,

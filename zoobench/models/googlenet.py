@@ -281,9 +281,9 @@ class BNInception(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-V1_PAPER_ACCURACY = Accuracy(None, 89.93, "paper Table 3, 1 model 1 crop 224 (top-5 error 10.07%; no top-1 given)")
+V1_PAPER_ACCURACY = Accuracy(None, 89.93, "paper Table 3, 1 model 1 crop 224 (top-5 error 10.07%; no top-1 given)", 1, 224)
 # Going Deeper has no BN variant; the Inception authors' later paper reports "BN-GoogLeNet".
-BN_GOOGLENET_ACCURACY = Accuracy(73.2, None, "1512.00567 Table 3, BN-GoogLeNet, 1-crop (top-1 error 26.8%)")
+BN_GOOGLENET_ACCURACY = Accuracy(73.2, None, "1512.00567 Table 3, BN-GoogLeNet, 1-crop (top-1 error 26.8%)", 1, 224)
 MODELS = [
     variant("googlenet_v1", "GoogleNet V1", V1_PAPER_ACCURACY, cfg=PAPER_V1),
     # the paper's network has the LRN layers (Figure 3)
@@ -294,7 +294,7 @@ MODELS = [
     variant(
         "googlenet_v2",
         "GoogleNet V2",
-        Accuracy(74.8, 92.18, "paper Figure 4, BN-Inception single crop 224 (errors 25.2% / 7.82%)"),
+        Accuracy(74.8, 92.18, "paper Figure 4, BN-Inception single crop 224 (errors 25.2% / 7.82%)", 1, 224),
         aliases=["bninception", "bn_inception"],
         builder=BNInception,
         year=2015,

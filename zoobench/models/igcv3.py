@@ -79,7 +79,7 @@ class IGCV3(nn.Module):
 
 
 def _accuracy(top1: float) -> Accuracy:
-    return Accuracy(top1, None, "paper, IGCV3-D vs MobileNetV2 at width multipliers 0.7/1.0/1.4, 1-crop 224")
+    return Accuracy(top1, None, "paper, IGCV3-D vs MobileNetV2 at width multipliers 0.7/1.0/1.4, 1-crop 224", 1, 224)
 
 
 MODELS = [

@@ -395,8 +395,8 @@ class InceptionV4(nn.Module):
         return self.last_linear(self.head_drop(x))
 
 
-V3_ACCURACY = Accuracy(78.8, 94.4, "paper Table 3, Inception-v3 (BN-auxiliary), 1-crop 299")
-V4_ACCURACY = Accuracy(80.0, 95.0, "paper Table 2, single model 1-crop 299")
+V3_ACCURACY = Accuracy(78.8, 94.4, "paper Table 3, Inception-v3 (BN-auxiliary), 1-crop 299", 1, 299)
+V4_ACCURACY = Accuracy(80.0, 95.0, "paper Table 2, single model 1-crop 299", 1, 299)
 
 MODELS = [
     variant(

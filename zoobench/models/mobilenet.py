@@ -145,8 +145,8 @@ class MobileNetV2(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-V1_ACCURACY = Accuracy(70.6, None, "paper Table 8 (1.0 MobileNet-224), 1-crop 224")
-V2_ACCURACY = Accuracy(72.0, None, "paper Table 4 (MobileNetV2, 1.0), 1-crop 224")
+V1_ACCURACY = Accuracy(70.6, None, "paper Table 8 (1.0 MobileNet-224), 1-crop 224", 1, 224)
+V2_ACCURACY = Accuracy(72.0, None, "paper Table 4 (MobileNetV2, 1.0), 1-crop 224", 1, 224)
 
 MODELS = [
     variant("mobilenet_v1", "MobileNet", V1_ACCURACY, builder=MobileNetV1, year=2017, paper=V1_PAPER),

@@ -110,7 +110,7 @@ class PreActResNet(nn.Module):
 
 
 # The paper reports ImageNet results only for ResNet-152 and ResNet-200 (Table 5).
-_ACC_152 = Accuracy(78.9, 94.5, "paper Table 5, 1-crop 320 (trained at 224)")
+_ACC_152 = Accuracy(78.9, 94.5, "paper Table 5, 1-crop 320 (trained at 224)", 1, 320)
 
 MODELS = [
     variant("preact_resnet18", "PreActResNet18", block=PreActBasicBlock, layers=(2, 2, 2, 2)),

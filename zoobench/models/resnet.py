@@ -116,7 +116,7 @@ class ResNet(nn.Module):
 
 
 def _accuracy(top1: float, top5: float | None, table: str = "Table 3, option B/C") -> Accuracy:
-    return Accuracy(top1, top5, f"paper {table}, 10-crop val")
+    return Accuracy(top1, top5, f"paper {table}, 10-crop val", 10, 224)
 
 
 MODELS = [

@@ -43,7 +43,7 @@ def _variant(depth: int, cardinality: int, width: int, top1_err: float) -> Varia
     return variant(
         name,
         f"ResNeXt{depth}_{cardinality}x{width}d",
-        Accuracy(round(100 - top1_err, 2), round(100 - top5_err, 2) if top5_err else None, source),
+        Accuracy(round(100 - top1_err, 2), round(100 - top5_err, 2) if top5_err else None, source, 1, 224),
         torchvision=name == "resnext50_32x4d",  # the one torchvision builds
         depth=depth,
         cardinality=cardinality,

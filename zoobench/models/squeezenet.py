@@ -117,7 +117,7 @@ class SqueezeNet(nn.Module):
 
 
 def _accuracy(top1: float, top5: float, where: str) -> Accuracy:
-    return Accuracy(top1, top5, f"paper {where}, 1-crop val")
+    return Accuracy(top1, top5, f"paper {where}, 1-crop val", 1)
 
 
 MODELS = [

@@ -75,7 +75,7 @@ class SqueezeNext(nn.Module):
 
 
 def _accuracy(top1: float, top5: float) -> Accuracy:
-    return Accuracy(top1, top5, "paper ImageNet results tables, 1-crop val")
+    return Accuracy(top1, top5, "paper ImageNet results tables, 1-crop val", 1)
 
 
 MODELS = [

@@ -84,25 +84,28 @@ class VGG(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
-def _paper_accuracy(top1_err: float, top5_err: float, scales: str) -> Accuracy:
+def _paper_accuracy(top1_err: float, top5_err: float, scales: str, test_scale: int) -> Accuracy:
+    # Dense evaluation: the fully convolutional net over the whole image at scale Q, class scores averaged.
     return Accuracy(
         round(100 - top1_err, 2),
         round(100 - top5_err, 2),
         f"paper Table 3, single-scale dense evaluation, {scales}",
+        None,
+        test_scale,
     )
 
 
 def _torchvision_accuracy(top1: float, top5: float, weights: str) -> Accuracy:
     # No paper reports VGG with batch norm; these are torchvision's published figures for its weights.
-    return Accuracy(top1, top5, f"torchvision {weights} weights, 1-crop 224 (no paper figure)")
+    return Accuracy(top1, top5, f"torchvision {weights} weights, 1-crop 224 (no paper figure)", 1, 224, "torchvision")
 
 
 # name -> (config, seed row, paper top-1/top-5 error and the Table 3 row they come from)
 _PAPER_ROWS = {
-    "vgg11": ("A", "Vgg11", _paper_accuracy(29.6, 10.4, "train S=256, test Q=256")),
-    "vgg13": ("B", "Vgg13", _paper_accuracy(28.7, 9.9, "train S=256, test Q=256")),
-    "vgg16": ("D", "Vgg16", _paper_accuracy(25.6, 8.1, "train S in [256,512], test Q=384")),
-    "vgg19": ("E", "Vgg19", _paper_accuracy(25.5, 8.0, "train S in [256,512], test Q=384")),
+    "vgg11": ("A", "Vgg11", _paper_accuracy(29.6, 10.4, "train S=256, test Q=256", 256)),
+    "vgg13": ("B", "Vgg13", _paper_accuracy(28.7, 9.9, "train S=256, test Q=256", 256)),
+    "vgg16": ("D", "Vgg16", _paper_accuracy(25.6, 8.1, "train S in [256,512], test Q=384", 384)),
+    "vgg19": ("E", "Vgg19", _paper_accuracy(25.5, 8.0, "train S in [256,512], test Q=384", 384)),
 }
 _BN_ACCURACY = {
     "vgg11": _torchvision_accuracy(70.37, 89.81, "VGG11_BN_Weights.IMAGENET1K_V1"),

@@ -235,7 +235,7 @@ EVAL_COLUMNS = [
     Column("model", "Model", text),
     Column("weights", "Weights", text),
     Column("crops", "Crops", text),
-    Column("crop_size", "Input", lambda r: f"{r}x{r}"),
+    Column("crop_size", "Input", lambda r: "" if r is None else f"{r}x{r}"),
     Column("images", "Images", integer),
     Column("top1", "Top-1", num(2)),
     Column("top1_ci", "Top-1 95% CI", text),
@@ -246,8 +246,24 @@ EVAL_COLUMNS = [
 _CROP_GEOMETRY = {1: "centre crop", 5: "corners + centre", 10: "corners + centre and their horizontal flips"}
 
 
+_LABEL_SETS = {
+    "real": "ImageNet-ReaL labels (Beyer et al. 2020): a prediction is right when it is one of the image's real labels",
+    "v2": "ImageNetV2: class folders named by class index, read as numbers",
+    "a": "ImageNet-A: the 1000-way output scored over its 200 classes (the others' logits dropped before the softmax)",
+    "r": "ImageNet-R: the 1000-way output scored over its 200 classes (the others' logits dropped before the softmax)",
+}
+
+
+def eval_columns(failed: bool) -> list[Column]:
+    """The eval table; with an Error column when a model of a many-model run failed."""
+    return [*EVAL_COLUMNS, Column("error", "Error", text)] if failed else EVAL_COLUMNS
+
+
 def eval_display_row(row: dict) -> dict:
-    """The result's row plus the interval columns as text (the table shows them; CSV and JSON keep both)."""
+    """The result's row plus the interval columns as text (the table shows them; CSV and JSON keep both). A failed
+    model's row (model and error only) stays as it is."""
+    if row.get("error") is not None:
+        return dict(row)
     return {
         **row,
         "top1_ci": f"[{row['top1_lo']:.2f}, {row['top1_hi']:.2f}]",
@@ -255,8 +271,12 @@ def eval_display_row(row: dict) -> dict:
     }
 
 
-def eval_title(row: dict) -> str:
-    return f"zoobench eval: {row['model']} on {row['images']:,} images, {row['crops']}-crop"
+def eval_title(rows: list[dict]) -> str:
+    ok = [r for r in rows if r.get("error") is None]
+    what = rows[0]["model"] if len(rows) == 1 else f"{len(rows)} models"
+    if not ok:
+        return f"zoobench eval: {what}"
+    return f"zoobench eval: {what} on {ok[0]['images']:,} images, {ok[0]['crops']}-crop"
 
 
 def eval_notes(row: dict, skipped: list[tuple[str, str]]) -> list[str]:
@@ -269,9 +289,22 @@ def eval_notes(row: dict, skipped: list[tuple[str, str]]) -> list[str]:
         + ("softmax probabilities." if row["average"] == "softmax" else "logits, then softmax."),
         f"Weights: {row['weights']}" + (f" (sha256 {row['weights_sha256']})." if row["weights_sha256"] else "."),
         f"Images/s: {row['dataset_images']:,} images / {row['wall_s']:.1f} s wall on {row['device']}, {row['dtype']}, "
-        f"batch {row['batch_size']} images, loader workers per process: {row['workers']}; decode + resize took "
-        f"{row['decode_s']:.1f} CPU s, normalising and the model {row['model_s']:.1f} s.",
+        f"batch {row['batch_size']} images, loader workers per process: {row['workers']}, torch threads: "
+        f"{row['torch_threads']} ({row['loader_plan']}); decode + resize took {row['decode_s']:.1f} CPU s, "
+        f"normalising and the model {row['model_s']:.1f} s"
+        + (
+            f"; {row['models_in_pass']} models shared each decoded image, and the wall time."
+            if row["models_in_pass"] > 1
+            else "."
+        ),
     ]
+    if row.get("preprocess") == "weights" or row.get("recipe_overrides"):
+        notes.insert(2, _recipe_note(row))
+    if row["labels"] in _LABEL_SETS:
+        notes.append(
+            _LABEL_SETS[row["labels"]]
+            + (f"; {row['left_out']:,} images without a real label left out." if row["left_out"] else ".")
+        )
     if row["random_init"]:
         notes.append("The model is randomly initialised (no --weights): these accuracies are chance level.")
     if skipped:
@@ -284,9 +317,48 @@ def eval_notes(row: dict, skipped: list[tuple[str, str]]) -> list[str]:
         notes.append(f"Only {row['classes']} classes: 'top-5' is top-{row['top5_k']}.")
     if row["published_source"]:
         notes.append(
-            f"Published: top-1 {row['published_top1']}, top-5 {row['published_top5']} ({row['published_source']})."
+            f"Published: top-1 {row['published_top1']}, top-5 {row['published_top5']} ({row['published_source']}"
+            + (f"; {row['published_protocol']}" if row.get("published_protocol") else "")
+            + ")."
         )
     return notes
+
+
+def _recipe_note(row: dict) -> str:
+    """Whose preprocessing the model saw, and which options changed it."""
+    whose = "the weights' own" if row["preprocess"] == "weights" else "the seed's (224 in 256, bilinear)"
+    changed = f"; changed by {row['recipe_overrides']}" if row.get("recipe_overrides") else ""
+    return (
+        f"Preprocessing: {whose}, {row['recipe']}{changed}: {row['crop_size']} inside {row['resize_size']}, "
+        f"{row['interpolation']}, mean {row['mean']}, std {row['std']}."
+    )
+
+
+def eval_many_notes(rows: list[dict], skipped: list[tuple[str, str]]) -> list[str]:
+    """The notes of a many-model run: the settings once (from the first model evaluated), then each model's
+    weights and published figures; a failed model's error."""
+    ok = [r for r in rows if r.get("error") is None]
+    if len(rows) == 1 and ok:
+        return eval_notes(ok[0], skipped)
+    own = ("Weights:", "Published:", "The model is randomly")
+    notes = [n for n in eval_notes(ok[0], skipped) if not n.startswith(own)] if ok else []
+    for r in rows:
+        if r.get("error") is not None:
+            notes.append(f"{r['model']}: failed: {r['error']}")
+            continue
+        weights = f"weights {r['weights']}" if not r["random_init"] else "randomly initialised (chance level)"
+        published = (
+            f"; published top-1 {r['published_top1']}, top-5 {r['published_top5']} ({r['published_source']})"
+            if r["published_source"]
+            else ""
+        )
+        notes.append(f"{r['model']}: {r['crop_size']}x{r['crop_size']} inside {r['resize']}, {weights}{published}.")
+    return notes
+
+
+def accuracy_recipes(recipes: dict[str, list[str]]) -> list[str]:
+    """The report's footnotes on measured accuracy: per recipe (weights, preprocessing, result file), its models."""
+    return [f"Measured top-1/top-5 of {', '.join(models)}: {recipe}." for recipe, models in recipes.items()]
 
 
 # --- bench --------------------------------------------------------------------------------------------------------
@@ -315,7 +387,8 @@ BENCH_COMPARE_COLUMNS = [
     Column("base_median_ms", "Baseline/ms", num(3)),
     Column("median_ms", "Now/ms", num(3)),
     Column("change_pct", "Change %", signed(1)),
-    Column("p_value", "p (Mann-Whitney)", lambda v: "" if v is None else f"{v:.2g}"),
+    Column("p_value", "p (two-sided)", lambda v: "" if v is None else f"{v:.2g}"),
+    Column("test", "Test", text),
     Column("verdict", "Verdict", text),
     Column("busy", "Busy", lambda v: "yes" if v else ""),
 ]

@@ -31,8 +31,6 @@ from zoobench.errors import ZooError
 from zoobench.output import views
 from zoobench.output.files import atomic_write, check_output
 from zoobench.reporting import results as res
-from zoobench.reporting.reading import REPORT_MARKER
-from zoobench.reporting.table import table
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 # Per machine: (points, Pareto front); the first machine's front is red.
@@ -164,9 +162,29 @@ def _family_colours(results: res.Results) -> dict[str | None, object]:
     return {fam: cmap(i % cmap.N) for i, fam in enumerate(families)}
 
 
-def _accuracy(results: res.Results) -> dict[str, tuple[float, bool]]:
-    rows, _ = table(results)
-    return {r["model"]: (r["top1"], r[REPORT_MARKER] == "measured") for r in rows if r["top1"] is not None}
+def _accuracy(results: res.Results) -> dict[str, res.Shown]:
+    """The top-1 each model's points show (the table's: measured, else the paper's), with its resolution."""
+    return {m: a for m, a in results.shown_accuracy().items() if a.top1 is not None}
+
+
+def _px(models: dict[str, int]) -> str:
+    """{model: resolution} -> 'a (600 px), b (299 px)'."""
+    return ", ".join(f"{m} ({r} px)" for m, r in models.items())
+
+
+def _pairing(at: dict[str, int], left_out: dict[str, int], what: str, fix: str) -> list[str]:
+    """The caption's lines on which resolution each point pairs at, and which models were left out and why."""
+    by_res: dict[int, list[str]] = {}
+    for m, r in at.items():
+        by_res.setdefault(r, []).append(m)
+    common = max(by_res, key=lambda r: len(by_res[r])) if by_res else res.DEFAULT_RESOLUTION
+    others = {m: r for m, r in at.items() if r != common}
+    line = f"Each point pairs top-1 and {what} at the same input resolution: {common} px"
+    line += f", except {_px(others)}." if others else " for every model."
+    lines = [line]
+    if left_out:
+        lines.append(f"Left out, no {what} at their top-1's resolution: {_px(left_out)}{fix}.")
+    return lines
 
 
 def _latency_caption(results: res.Results, settings: dict[str, res.Setting], tags: dict[str, str]) -> list[str]:
@@ -187,22 +205,25 @@ def _latency_caption(results: res.Results, settings: dict[str, res.Setting], tag
 
 
 def top1_vs_gmacs(results: res.Results) -> Plot | None:
+    """Top-1 against MACs counted at the top-1's own resolution (a paper's 600 px figure against 600 px MACs)."""
     acc = _accuracy(results)
-    names = [m for m, f in results.models.items() if f.get("macs") and m in acc]
+    macs = {m: results.macs_at(m, acc[m].resolution) for m in results.models if m in acc}
+    names = [m for m in results.models if macs.get(m)]
+    left_out = {m: acc[m].resolution for m in acc if m in macs and not macs[m]}
     if not names:
         return None
     colours = _family_colours(results)
     title = "ImageNet top-1 against compute"
     fig, ax = _figure(title)
-    xs = [results.models[m]["macs"] / 1e9 for m in names]
-    ys = [acc[m][0] for m in names]
+    xs = [macs[m] / 1e9 for m in names]  # type: ignore[operator]
+    ys = [acc[m].top1 for m in names]
     families = list(dict.fromkeys(str(results.models[m].get("family")) for m in names))
     for name, x, y in zip(names, xs, ys, strict=True):
         colour = colours[str(results.models[name].get("family"))]
-        ax.scatter([x], [y], s=36, marker="o", facecolors=colour if acc[name][1] else "none", edgecolors=colour)
+        ax.scatter([x], [y], s=36, marker="o", facecolors=colour if acc[name].measured else "none", edgecolors=colour)
     labels = _label(ax, names, xs, ys)
     _log_if_wide(ax, "x", xs)
-    ax.set_xlabel("GMACs per image (multiply-accumulates, 10^9; FLOPs = 2 x MACs)")
+    ax.set_xlabel("GMACs per image at the top-1's resolution (multiply-accumulates, 10^9; FLOPs = 2 x MACs)")
     ax.set_ylabel("top-1 accuracy (%)")
     handles = [Line2D([], [], ls="", marker="o", color=colours[f], label=f) for f in families]
     handles += [
@@ -210,12 +231,13 @@ def top1_vs_gmacs(results: res.Results) -> Plot | None:
         Line2D([], [], ls="", marker="o", mfc="none", color="#555555", label="paper's figure"),
     ]
     ax.legend(handles=handles, fontsize=7, loc="best")
-    n_measured = sum(1 for m in names if acc[m][1])
+    n_measured = sum(1 for m in names if acc[m].measured)
     caption = _wrap(
         [
             f"{len(names)} models. Top-1: filled = measured by `zoobench eval` ({n_measured}), hollow = the paper's "
             f"published figure ({len(names) - n_measured}). MACs as `zoobench profile` counts them; "
-            "no latency here, so no machine."
+            "no latency here, so no machine.",
+            *_pairing({m: acc[m].resolution for m in names}, left_out, "MACs", " (they could not be counted)"),
         ]
     )
     return _finish(fig, "top1_vs_gmacs", title, caption, labels)
@@ -247,9 +269,27 @@ def _latency_series(results: res.Results, keep: Callable[[str], bool]) -> _Serie
     return _Series({label: best[label] for label in series}, series, results.machine_tags())
 
 
+def _paired_series(results: res.Results, acc: dict[str, res.Shown]) -> tuple[_Series | None, dict[str, int]]:
+    """Per machine, at its best setting, each model's latency at its top-1's resolution (EfficientNet-B7's paper
+    figure is at 600 px: its latency at 600 px, never the 224 px one); the models without such a latency anywhere."""
+    best = results.best_settings()
+    lats: dict[str, dict[str, res.Latency]] = {}
+    for label, setting in best.items():
+        found = {m: results.latency_at_resolution(label, setting, m, a.resolution) for m, a in acc.items()}
+        if any(found.values()):
+            lats[label] = {m: lat for m, lat in found.items() if lat is not None}
+    paired = {m for by_model in lats.values() for m in by_model}
+    measured_somewhere = {lat.model for lat in results.shown_latencies()}
+    left_out = {m: a.resolution for m, a in acc.items() if m not in paired and m in measured_somewhere}
+    if not lats:
+        return None, left_out
+    return _Series({label: best[label] for label in lats}, lats, results.machine_tags()), left_out
+
+
 def top1_vs_latency(results: res.Results) -> Plot | None:
+    """Top-1 against latency, both at the top-1's resolution; the Pareto front of those honest pairs."""
     acc = _accuracy(results)
-    series = _latency_series(results, lambda m: m in acc)
+    series, left_out = _paired_series(results, acc)
     if series is None:
         return None
     title = series.title("ImageNet top-1 against latency")
@@ -259,7 +299,7 @@ def top1_vs_latency(results: res.Results) -> Plot | None:
     for k, (label, lats) in enumerate(series.lats.items()):
         names = list(lats)
         xs = [lats[m].median_ms for m in names]
-        ys = [acc[m][0] for m in names]
+        ys = [acc[m].top1 for m in names]
         all_x += xs
         marker = MARKERS[k % len(MARKERS)]
         point_colour, front_colour = MACHINE_COLOURS[k % len(MACHINE_COLOURS)]
@@ -271,11 +311,11 @@ def top1_vs_latency(results: res.Results) -> Plot | None:
         ax.scatter(fx, fy, s=70, marker=marker, facecolors="none", edgecolors=front_colour, linewidths=1.5)
         labels += _label(ax, [f"{m}{tag}" for m in names], xs, ys)
     _log_if_wide(ax, "x", all_x)
-    ax.set_xlabel("latency (ms, median per forward pass)")
+    ax.set_xlabel("latency (ms, median per forward pass, at the top-1's resolution)")
     ax.set_ylabel("top-1 accuracy (%)")
     ax.legend(fontsize=8, loc="best")
     n_points = sum(len(lats) for lats in series.lats.values())
-    n_paper = sum(1 for lats in series.lats.values() for m in lats if not acc[m][1])
+    n_paper = sum(1 for lats in series.lats.values() for m in lats if not acc[m].measured)
     if n_paper == n_points:
         source = "Top-1: the papers' published figures (no eval results given)."
     elif n_paper:
@@ -284,8 +324,11 @@ def top1_vs_latency(results: res.Results) -> Plot | None:
         )
     else:
         source = "Top-1 measured by `zoobench eval`."
+    at = {m: acc[m].resolution for lats in series.lats.values() for m in lats}
+    fix = " (`zoobench bench MODEL --native-resolution` measures one)"
     lines = [
         f"Pareto front (line, ringed points): the models no other model beats on both latency and top-1. {source}",
+        *_pairing(at, left_out, "latency", fix),
         *_latency_caption(results, series.settings, series.tags),
     ]
     return _finish(fig, "top1_vs_latency", title, _wrap(lines), labels)

@@ -18,7 +18,20 @@ from zoobench.errors import ZooError
 from zoobench.reporting.reading import DEFAULT_DIR, ResultFile, Skipped, discover, read, shown
 from zoobench.reporting.rows import SOURCES, Accuracy, Entry, Latency, Machine, Setting, entries
 
-__all__ = ["SOURCES", "Accuracy", "Latency", "Machine", "Results", "Setting", "collect"]
+__all__ = ["SOURCES", "Accuracy", "Latency", "Machine", "Results", "Setting", "Shown", "collect"]
+
+DEFAULT_RESOLUTION = 224  # what a latency row without a resolution was measured at (zoobench's default input)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The top-1 / top-5 a model's row and points show, and the input resolution it holds at."""
+
+    top1: float | None
+    top5: float | None
+    measured: bool  # by `zoobench eval` (else the paper's figure)
+    resolution: int
+    accuracy: Accuracy | None = None  # the eval result, when measured
 
 
 @dataclass
@@ -78,6 +91,39 @@ class Results:
             if old is None or rank < (old.crops != 1, old.crops or 0) or (acc.crops == old.crops):
                 out[acc.model] = acc  # later files win at equal crops
         return out
+
+    def shown_accuracy(self) -> dict[str, Shown]:
+        """Per model with a figure: the measured accuracy where an eval result exists, else the paper's, each with its
+        resolution (the eval's crop size; the paper's: the figure's own resolution where it says, else the model's
+        native one)."""
+        measured = self.chosen_accuracy()
+        out: dict[str, Shown] = {}
+        for name, facts in self.models.items():
+            acc = measured.get(name)
+            if acc is not None:
+                out[name] = Shown(acc.top1, acc.top5, True, acc.resolution or DEFAULT_RESOLUTION, acc)
+            elif facts.get("paper_top1") is not None or facts.get("paper_top5") is not None:
+                res = facts.get("paper_resolution") or facts.get("resolution") or DEFAULT_RESOLUTION
+                out[name] = Shown(facts.get("paper_top1"), facts.get("paper_top5"), False, res)
+        return out
+
+    def latency_at_resolution(self, label: str, setting: Setting, model: str, resolution: int) -> Latency | None:
+        """`model`'s latency on machine `label` at `setting` but at `resolution` (a row without one counts as 224)."""
+        wanted = replace(setting, resolution=resolution)
+        for lat in self.latencies:
+            at = replace(lat.setting, resolution=lat.setting.resolution or DEFAULT_RESOLUTION)
+            if lat.model == model and lat.machine.label == label and at == wanted:
+                return lat
+        return None
+
+    def macs_at(self, model: str, resolution: int) -> float | None:
+        """MACs per image at `resolution`: the profile's where it was counted there, else counted now as `zoobench
+        profile` counts them (meta device, no timing); None for a model outside the zoo or one that cannot be
+        counted."""
+        facts = self.models.get(model, {})
+        if facts.get("macs") is not None and (facts.get("macs_resolution") or DEFAULT_RESOLUTION) == resolution:
+            return facts["macs"]
+        return _macs(model, resolution)
 
     def thread_sweeps(self) -> dict[tuple[str, Setting], dict[str, list[tuple[int, float]]]]:
         """(machine, setting without threads) -> model -> [(threads, median ms)], for models bench measured at 2+
@@ -156,8 +202,32 @@ def _static(name: str) -> dict:
         return facts
     facts.update(family=spec.family, year=spec.year, resolution=spec.resolution)
     if spec.accuracy is not None:
-        facts.update(paper_top1=spec.accuracy.top1, paper_top5=spec.accuracy.top5, accuracy_source=spec.accuracy.source)
+        facts.update(
+            paper_top1=spec.accuracy.top1,
+            paper_top5=spec.accuracy.top5,
+            accuracy_source=spec.accuracy.source,
+            paper_resolution=_paper_resolution(spec),
+        )
     return facts
+
+
+@cache
+def _macs(model: str, resolution: int) -> float | None:
+    spec = _registered(model)
+    if spec is None:
+        return None
+    from zoobench import complexity
+
+    try:
+        return complexity.measure(spec, resolution).macs
+    except (ZooError, RuntimeError):
+        return None
+
+
+def _paper_resolution(spec: registry.ModelSpec) -> int:
+    """The resolution of the paper's figure: the figure's own where it carries one, else the model's native one
+    (the registry's `resolution` is the paper's evaluation size)."""
+    return getattr(spec.accuracy, "resolution", None) or spec.resolution
 
 
 def _count_missing(facts: dict) -> None:

@@ -84,6 +84,8 @@ class Accuracy:
     excluded: str | None  # why it cannot stand for ImageNet-1k accuracy (random weights, another class count)
     path: str
     row: dict = field(hash=False, compare=False)
+    resolution: int | None = None  # the input size it was measured at (eval's crop_size)
+    recipe: str | None = None  # weights and preprocessing, in words, for the report's footnote
 
 
 # --- one row -> what it says ------------------------------------------------------------------------------------
@@ -231,7 +233,22 @@ def _excluded(row: dict) -> str | None:
     classes = as_int(row.get("classes"))
     if classes is not None and classes != 1000:
         return f"{classes} classes, not ImageNet-1k's 1000"
+    labels = str(row.get("labels") or "imagenet").strip().lower()
+    if labels != "imagenet":
+        return f"{one_line(labels, 20)} labels, not ImageNet-1k's"
     return None
+
+
+def _recipe(row: dict) -> str | None:
+    """'torchvision IMAGENET1K_V1 weights, 1-crop 224x224 inside shorter side 256, bilinear, antialias'."""
+    crop, resize = as_int(row.get("crop_size")), row.get("resize")
+    if crop is None or not resize:
+        return None
+    parts = [f"{one_line(row.get('weights') or 'unnamed', 60)} weights"]
+    parts.append(f"{as_int(row.get('crops')) or 1}-crop {crop}x{crop} inside {one_line(resize, 40)}")
+    if row.get("interpolation"):
+        parts.append(one_line(row["interpolation"], 40))
+    return ", ".join(parts)
 
 
 def _accuracy(row: dict, where: str, path: str) -> Accuracy:
@@ -239,4 +256,7 @@ def _accuracy(row: dict, where: str, path: str) -> Accuracy:
     for key, value in (("top1", top1), ("top5", top5)):
         if value is not None and value > 100:
             raise Skipped(where, f"{row['model']}: {key} is {value}, not a percentage", "{where}: {reason}")
-    return Accuracy(row["model"].strip(), top1, top5, as_int(row.get("crops")), _excluded(row), path, row)
+    resolution = as_int(row.get("crop_size"))
+    return Accuracy(
+        row["model"].strip(), top1, top5, as_int(row.get("crops")), _excluded(row), path, row, resolution, _recipe(row)
+    )

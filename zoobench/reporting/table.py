@@ -6,6 +6,7 @@ Columns and footnote prose live in zoobench.output.views; this module only picks
 from __future__ import annotations
 
 from zoobench.output import views
+from zoobench.reporting import reading
 from zoobench.reporting.reading import REPORT_MARKER
 from zoobench.reporting.results import Accuracy, Results, Setting
 from zoobench.reporting.rows import as_int
@@ -65,6 +66,9 @@ def footnotes(
     """The values the footnotes state (views.report_footnotes words them)."""
     shown = list(results.latencies_at(label, setting).values()) if label is not None else []
     time_cast = (views.measured_by(results.sources(shown)), setting.describe(), label) if setting else None
+    recipes: dict[str, list[str]] = {}
+    for name, acc in measured.items():
+        recipes.setdefault(f"{acc.recipe or 'settings as recorded'} ({reading.shown(acc.path)})", []).append(name)
     return views.report_footnotes(
         resolutions=sorted({f["macs_resolution"] for f in results.models.values() if f.get("macs_resolution")}),
         time_cast=time_cast,
@@ -77,4 +81,4 @@ def footnotes(
         ignored=sorted(
             {f"{a.model} ({a.excluded})" for a in results.accuracies if a.excluded and a.model not in measured}
         ),
-    )
+    ) + views.accuracy_recipes(recipes)

@@ -11,6 +11,7 @@ Modules, each usable alone (`loop` and `stats` import no torch):
 - `machine`: the load probe and busy verdict, thread pinning;
 - `inprocess`: `LocalSession` (one build of one model) and `measure_model(spec, config)` -> `Measurement`;
 - `worker`: the same session in a fresh `python -m zoobench.timing` subprocess (pyperf's isolation);
+- `paired`: `bench_paired(specs, config)`, entries called alternately call by call, the median per-pair ratio;
 - `run`: `bench(specs, config, threads=[...])`, many models that record failures, save and resume;
 - `baseline`: `load_baseline` and `compare(rows, baseline)`, the noisy A/B.
 
@@ -35,6 +36,7 @@ _NAMES = {
                 "pinned_threads", "probe_load"),
     "inprocess": ("Entry", "LocalSession", "Workload", "count_flops", "entry_for", "local_opener",
                   "measure_entries", "measure_model", "prepare"),
+    "paired": ("PairTiming", "PairedRow", "Ratio", "bench_paired", "ratio_of", "time_pairs"),
     "worker": ("RemoteSession", "measure_isolated", "remote_opener"),
     "run": ("Failure", "Result", "bench", "failed_models", "load_previous", "measure", "merge_rows"),
     "baseline": ("COMPARED_SETTINGS", "check_tolerance", "compare", "load_baseline", "read_result"),

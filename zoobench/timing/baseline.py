@@ -1,4 +1,4 @@
-"""A/B against a saved result: read a bench JSON safely, match rows, two-sided Mann-Whitney U on per-run samples."""
+"""A/B against a saved result: read a bench JSON safely, match rows, a two-sided test between rounds (or samples)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from zoobench.errors import ZooError
 from zoobench.output.formats import schema_of
 
 KIND = "bench"  # the schema kind of `zoobench bench -f json`
+
+# The test behind a verdict: between rounds (issue 16 rows) or between samples (older rows).
+TEST_ROUNDS = "Welch t on log round medians"
+TEST_SAMPLES = "Mann-Whitney U on samples"
 
 # Settings that make two latencies different experiments; compare names any that changed.
 COMPARED_SETTINGS = ("device", "dtype", "batch", "resolution", "threads", "channels_last", "compiled", "tf32")
@@ -85,20 +89,42 @@ def _match(row: dict, baseline: Sequence[dict]) -> dict | None:
     return same_model[0] if len(same_model) == 1 else None
 
 
-def _verdict(row: dict, base: dict, tolerance: float, alpha: float) -> dict:
-    from scipy.stats import mannwhitneyu  # scipy takes a second to import: only when comparing
+def _rounds(row: dict) -> list[float] | None:
+    """A row's round medians (issue 16 rows), when it has at least two positive ones."""
+    medians = row.get("round_medians_ms")
+    ok = isinstance(medians, list) and len(medians) >= 2
+    return [float(m) for m in medians] if ok and all(isinstance(m, int | float) and m > 0 for m in medians) else None
 
-    a, b = np.asarray(base["samples_ms"], float), np.asarray(row["samples_ms"], float)
-    base_med, new_med = float(np.median(a)), float(np.median(b))
-    p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+def _p_value(base: dict, row: dict) -> tuple[float, str]:
+    """Welch's t on the log round medians when both rows have rounds (the honest unit: calls of one round share
+    its conditions), else Mann-Whitney U on the per-run samples (rows from before rounds)."""
+    from scipy.stats import mannwhitneyu, ttest_ind  # scipy takes a second to import: only when comparing
+
+    a, b = _rounds(base), _rounds(row)
+    if a is not None and b is not None:
+        if np.ptp(np.log(a)) == 0 and np.ptp(np.log(b)) == 0:  # no spread at all: t is undefined
+            return (1.0 if a[0] == b[0] else 0.0), TEST_ROUNDS
+        return float(ttest_ind(np.log(a), np.log(b), equal_var=False).pvalue), TEST_ROUNDS
+    xs, ys = np.asarray(base["samples_ms"], float), np.asarray(row["samples_ms"], float)
+    return float(mannwhitneyu(xs, ys, alternative="two-sided").pvalue), TEST_SAMPLES
+
+
+def _verdict(row: dict, base: dict, tolerance: float, alpha: float) -> dict:
+    base_med, new_med = float(np.median(base["samples_ms"])), float(np.median(row["samples_ms"]))
+    p, test = _p_value(base, row)
     change = new_med / base_med - 1
     verdict = "faster" if new_med < base_med else "slower"
     if p >= alpha or new_med == base_med:
         verdict = "not significant"
+    busy = [side for side, r in (("baseline", base), ("now", row)) if r.get("busy")]
+    if busy:  # a change measured on a busy machine cannot be told from the load: no verdict, never a failure
+        verdict = f"not judged: {' and '.join(busy)} busy"
     return {
         "base_median_ms": base_med,
         "change_pct": 100 * change,
         "p_value": p,
+        "test": test,
         "verdict": verdict,
         "fails": verdict == "slower" and change > tolerance,
         "setting_changes": [
@@ -108,9 +134,11 @@ def _verdict(row: dict, base: dict, tolerance: float, alpha: float) -> dict:
 
 
 def compare(rows: Sequence[dict], baseline: Sequence[dict], tolerance: float = 0.05, alpha: float = 0.05) -> list[dict]:
-    """Per model: medians, relative change, two-sided Mann-Whitney U p-value on the per-run samples, and a verdict.
+    """Per model: medians, relative change, a two-sided p-value (`_p_value`: between rounds, or between samples for
+    rows without rounds) and a verdict.
 
-    faster / slower when p < alpha, else "not significant"; `fails` when significantly slower by more than tolerance.
+    faster / slower when p < alpha, else "not significant"; "not judged" when either side was measured on a busy
+    machine (a change cannot be told from the load); `fails` when significantly slower by more than tolerance.
     A row that failed to measure gets the verdict "failed" and never fails the comparison (it has its own error).
     """
     check_tolerance(tolerance)
@@ -124,6 +152,7 @@ def compare(rows: Sequence[dict], baseline: Sequence[dict], tolerance: float = 0
             "median_ms": row.get("median_ms"),
             "change_pct": None,
             "p_value": None,
+            "test": None,
             "verdict": "no baseline",
             "fails": False,
             "setting_changes": [],

@@ -18,7 +18,7 @@ import torch
 from zoobench import complexity, environment
 from zoobench.errors import ZooError, first_line, guarded
 from zoobench.registry import ModelSpec
-from zoobench.timing import memory
+from zoobench.timing import machine, memory
 from zoobench.timing.config import DEFAULT_CONFIG, DTYPES, BenchConfig
 from zoobench.timing.loop import Clock, Warmup, time_samples, warm_up
 from zoobench.timing.machine import LoadProbe, assess_load, default_threads, pinned_threads, probe_load
@@ -92,13 +92,14 @@ def _cuda_settings(config: BenchConfig) -> Iterator[None]:
         (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) = saved
 
 
-@dataclass(frozen=True)
+@dataclass
 class Entry:
-    """One model at one setting, ready to measure: its config has the thread count and its FLOPs are counted."""
+    """One model at one setting: its config has the thread count; its FLOPs are counted when its first session
+    opens (counting builds the model on the meta device: a builder that hangs must not hold back the others)."""
 
     spec: ModelSpec
     config: BenchConfig
-    flops: int
+    flops: int | None = None
 
     def setting(self) -> Setting:
         c = self.config
@@ -116,11 +117,12 @@ class LocalSession:
         *,
         process: int = 0,
         clock: Clock = time.perf_counter,
-        load_probe: LoadProbe = probe_load,
+        load_probe: LoadProbe | None = None,
     ) -> None:
         self.entry, self.config, self.policy = entry, entry.config, entry.config.policy
         self.rounds_left, self.budget, self.process = rounds, budget, process
-        self.clock, self.load_probe = clock, load_probe
+        self.clock = clock
+        self.load_probe = load_probe or machine.probe_load  # looked up now: tests replace the machine's probe
         self.threads = self.config.threads or default_threads()
         self.cores = environment.usable_cores()  # before pinning narrows this process's CPU set
         self.tracker = memory.Tracker(self.config.device)  # before the build: the peak is counted from here
@@ -200,29 +202,39 @@ class LocalSession:
 
 
 def measure_entries(
-    entries: list[Entry], open_session, *, isolation: str, fail_fast: bool, done=None
+    entries: list[Entry], open_session, *, isolation: str, fail_fast: bool, done=None, flops_of=None
 ) -> list[Measurement | ZooError]:
     """Every entry's rounds, interleaved (schedule.interleave), each as a Measurement or the ZooError that ended it;
-    `done(index, result)` as each finishes."""
+    `done(index, result)` as each finishes. `flops_of(entry)` counts an entry's FLOPs when its first session opens
+    (default: count_flops); a ZooError from it ends that entry like any other."""
     results: dict[int, Measurement | ZooError] = {}
+
+    def opening(entry: Entry, process: int, rounds: int, budget: float):
+        if entry.flops is None:
+            entry.flops = (flops_of or _count)(entry)
+        return open_session(entry, process, rounds, budget)
 
     def finished(out: Outcome[Entry]) -> None:
         e = out.entry
         if out.error is not None:
             result: Measurement | ZooError = out.error
         else:
-            result = build(e.setting(), e.config, out.rounds, out.sessions, stop=out.stop, flops=e.flops,
+            result = build(e.setting(), e.config, out.rounds, out.sessions, stop=out.stop, flops=e.flops or 0,
                            isolation=isolation)  # fmt: skip
         results[out.index] = result
         if done is not None:
             done(out.index, result)
 
     policy = entries[0].config.policy if entries else DEFAULT_CONFIG.policy
-    interleave(entries, open_session, policy, done=finished, fail_fast=fail_fast)
+    interleave(entries, opening, policy, done=finished, fail_fast=fail_fast)
     return [results[i] for i in range(len(entries))]
 
 
-def local_opener(clock: Clock = time.perf_counter, load_probe: LoadProbe = probe_load):
+def _count(entry: Entry) -> int:
+    return count_flops(entry.spec, resolution_of(entry.spec, entry.config))
+
+
+def local_opener(clock: Clock = time.perf_counter, load_probe: LoadProbe | None = None):
     """Sessions in this process (in-process runs and the worker's own)."""
 
     def open_session(entry: Entry, process: int, rounds: int, budget: float) -> LocalSession:

@@ -69,14 +69,14 @@ def _log_sd_pct(values: Sequence[float]) -> float | None:
 def _disagree(rounds: Sequence[Round]) -> bool:
     """Some round's CI lies wholly above another's (rounds of one sample have no CI and are left out)."""
     cis = [ci_of_median(r.samples)[:2] for r in rounds if len(r.samples) >= 2]
-    return len(cis) >= 2 and max(lo for lo, _ in cis) > min(hi for _, hi in cis)
+    return len(cis) >= 2 and bool(max(lo for lo, _ in cis) > min(hi for _, hi in cis))
 
 
 def combine(rounds: Sequence[Round]) -> RoundStats:
     """The headline median over all calls, its between-rounds 95 % CI, and the between/within split."""
     if not rounds:
         raise ValueError("no rounds")
-    stats = summarize([s for r in rounds for s in r.samples])
+    stats = summarize([s for r in rounds for s in r.samples])  # numpy floats stay floats: summarize casts
     medians = [float(np.median(r.samples)) for r in rounds]
     processes = sorted({r.process for r in rounds})
     by_process = [float(np.median([s for r in rounds if r.process == p for s in r.samples])) for p in processes]

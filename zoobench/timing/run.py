@@ -164,31 +164,20 @@ def bench(
         progress.message("note", f"resuming: {total - len(todo)} of {total} measurement(s) already saved")
     keep_going = keep_going and total > 1
     flops: dict[str, int | ZooError] = {}  # counted once per model, not once per thread count
-    entries: list[Entry] = []
+    entries = [Entry(spec, replace(config, threads=n)) for spec, n in todo]
     results: dict[int, Result] = {}
-    for i, (spec, n) in enumerate(todo):  # a model whose FLOPs cannot be counted fails before any round
-        try:
-            entries.append(Entry(spec, replace(config, threads=n), _flops(flops, spec, config)))
-        except ZooError as exc:
-            if not keep_going:
-                raise
-            results[i] = _failure(spec, config, n, isolate, exc)
-    where = [i for i in range(len(todo)) if i not in results]  # the position of each entry among todo
     task = progress.task("bench", total=len(todo), unit="items")
-    for failure in results.values():
-        progress.message("error", f"{failure.model}: {failure.error}")
-        task.advance()
 
     def finished(index: int, result: Measurement | ZooError) -> None:
         e = entries[index]
         if isinstance(result, ZooError):
             failure = _failure(e.spec, config, e.config.threads or 1, isolate, result)
-            results[where[index]] = failure
+            results[index] = failure
             if keep_going:
                 progress.message("error", f"{e.spec.name}: {failure.error}")
             task.advance()
         else:
-            results[where[index]] = result
+            results[index] = result
             task.advance(label=e.spec.name, result=result)
             for w in result.warnings if show_warnings else ():
                 progress.message("warning", f"{e.spec.name}: {w}")
@@ -198,7 +187,8 @@ def bench(
     opener = open_session or (remote_opener() if isolate else local_opener())
     try:
         measure_entries(entries, opener, isolation="subprocess" if isolate else "in-process",
-                        fail_fast=not keep_going, done=finished)  # fmt: skip
+                        fail_fast=not keep_going, done=finished,
+                        flops_of=lambda e: _flops(flops, e.spec, config))  # fmt: skip
     finally:
         task.close()
     return [results[i] for i in sorted(results)]

@@ -13,10 +13,12 @@ from pathlib import Path
 import torch
 
 from zoobench.errors import ZooError
-from zoobench.imagenet.transforms import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, positive_pixels
+from zoobench.imagenet.transforms import RESIZE_MODES, EvalTransform, positive_pixels
 from zoobench.output.files import check_output
+from zoobench.weights.recipe import SEED, Preprocessing
 
 AVERAGING = ("softmax", "logits")
+PREPROCESS = ("weights", "seed")  # the released weight's own recipe (default), or the seed's 256/224 bilinear
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 CROPS_PER_BATCH = 64  # the default batch holds this many crops
 
@@ -46,7 +48,7 @@ class EvalConfig:
     """evaluate()'s options as given; `validate()` returns the checked copy, with `transform` built."""
 
     crops: int = 1
-    resize: str = "shorter"
+    resize: str | None = None  # None: the recipe's (shorter side, or squash for some timm weights)
     resolution: int | None = None
     native_resolution: bool = False
     resize_size: int | None = None
@@ -56,18 +58,26 @@ class EvalConfig:
     device: str = "cpu"
     dtype: str = "fp32"
     decoder: str = "pil"
-    mean: Sequence[float] = IMAGENET_MEAN
-    std: Sequence[float] = IMAGENET_STD
+    mean: Sequence[float] | None = None  # None: the recipe's
+    std: Sequence[float] | None = None
+    interpolation: str | None = None
+    preprocess: str = "weights"
     skip_bad: bool = False
+    seed: int = 0  # the random initialisation of a model evaluated without weights
     transform: EvalTransform | None = None  # set by validate()
+    recipe: Preprocessing | None = None  # set by validate(): the recipe the transform follows
+    overrides: tuple[str, ...] = ()  # set by validate(): the options that changed the recipe
+    recipe_from: str = "seed"  # set by validate(): "weights" when the recipe is the released weight's
 
-    def validate(self, native: int = 224) -> EvalConfig:
+    def validate(self, native: int = 224, recipe: Preprocessing | None = None) -> EvalConfig:
         """Every option checked (the transform checks its geometry and normalisation itself); `native` is the
-        model's own resolution, for native_resolution."""
+        model's own resolution, for native_resolution; `recipe` the released weight's preprocessing, used unless
+        preprocess="seed" (the seed's 256/224 bilinear), each option given changing it (recorded in `overrides`)."""
         if self.native_resolution and self.resolution is not None:
             raise ZooError("give resolution=N or native_resolution=True, not both")
         if self.resolution is not None:
             positive_pixels("resolution", self.resolution)
+        _one_of("preprocess", self.preprocess, PREPROCESS)
         _one_of("average", self.average, AVERAGING)
         _one_of("dtype", self.dtype, list(DTYPES))
         if self.batch_size is not None and (isinstance(self.batch_size, bool) or self.batch_size < 1):
@@ -75,18 +85,52 @@ class EvalConfig:
         if self.workers is not None and (isinstance(self.workers, bool) or self.workers < 0):
             raise ZooError(f"workers must be 0 (read images in this process) or more, not {self.workers!r}")
         _device_type(self.device)
-        crop = native if self.native_resolution else (self.resolution or 224)
+        base = recipe if recipe is not None and self.preprocess == "weights" else SEED
+        chosen, overrides = self._recipe(base, native)
         transform = EvalTransform(
             self.crops,
-            crop,
-            self.resize_size,
-            self.resize,
+            chosen.crop_size,
+            chosen.resize_size,
+            "square" if chosen.crop_mode == "squash" else "shorter",
             self.decoder,
-            self.mean,
-            self.std,  # type: ignore[arg-type]
+            chosen.mean,
+            chosen.std,
+            chosen.interpolation,
         )
         batch = self.batch_size or max(1, CROPS_PER_BATCH // transform.crops)
-        return dataclasses.replace(self, transform=transform, batch_size=batch)
+        return dataclasses.replace(
+            self,
+            transform=transform,
+            batch_size=batch,
+            recipe=chosen,
+            overrides=tuple(overrides),
+            recipe_from="seed" if base is SEED else "weights",
+        )
+
+    def _recipe(self, base: Preprocessing, native: int) -> tuple[Preprocessing, list[str]]:
+        """`base` with every option given applied: a new crop keeps the recipe's crop fraction (the seed's 224/256
+        gives 299 inside 342); an explicit resize_size wins over that."""
+        crop = native if self.native_resolution else self.resolution
+        if base is SEED and crop is None:
+            crop = 224
+        changes: dict = {}
+        if crop is not None and crop != base.crop_size:
+            changes.update(crop_size=crop, resize_size=round(crop * base.resize_size / base.crop_size))
+        if self.resize_size is not None:
+            positive_pixels("resize_size", self.resize_size)
+            changes["resize_size"] = self.resize_size
+        if self.resize is not None:
+            _one_of("resize", self.resize, RESIZE_MODES)
+            changes["crop_mode"] = "center" if self.resize == "shorter" else "squash"
+        for key in ("interpolation", "mean", "std"):
+            value = getattr(self, key)
+            if value is not None:
+                # a sequence as a tuple, so an equal list is no override; anything else goes on to be refused
+                changes[key] = tuple(value) if key != "interpolation" and isinstance(value, Sequence) else value
+        chosen = base.with_overrides(**changes)
+        named = {"crop_size": "resolution", "crop_mode": "resize"}
+        overrides = [named.get(k, k) for k in changes if getattr(chosen, k) != getattr(base, k)]
+        return chosen, list(dict.fromkeys(overrides))
 
     @property
     def device_type(self) -> str:

@@ -40,6 +40,12 @@ class ImageFolderSet(Dataset):
     ignored: int = 0  # non-image files and sub-folders inside class folders
     transform: Callable | None = None
     warnings: list[str] = field(default_factory=list)
+    label_set: str = "imagenet"  # labelsets.LABEL_SETS: how the predictions are scored
+    # Per sample, every class that counts as right (ImageNet-ReaL); None: the one label of `samples`.
+    targets: list[tuple[int, ...]] | None = None
+    # The output classes scored (ImageNet-A/R: their 200 of the 1000); None: every class.
+    mask: list[int] | None = None
+    left_out: int = 0  # images of the folder not scored (ReaL: no real label)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -60,7 +66,7 @@ def find_classes_file(data: Path) -> Path | None:
     return None
 
 
-def _class_folders(root: Path) -> list[str]:
+def class_folders(root: Path) -> list[str]:
     """The sub-folders of root; refuses loose images, which belong in class folders."""
     if not root.is_dir():
         raise ZooError(f"data folder {str(root)!r} does not exist or is not a folder")
@@ -94,7 +100,7 @@ def image_folder(
 ) -> ImageFolderSet:
     """Scan OUT/val (or OUT/train) and check it against classes.json: no missing, extra or empty class folder."""
     root = Path(root)
-    folders = _class_folders(root)
+    folders = class_folders(root)
     path = Path(classes_file) if classes_file is not None else find_classes_file(root)
     warnings = []
     if path is not None:
@@ -110,11 +116,18 @@ def image_folder(
             f"no classes.json beside or inside {str(root)!r}: labels follow the sorted folder names "
             f"({len(folders)} classes); a missing folder would go unnoticed"
         )
+    samples, ignored = scan_samples(root, [(cls.wnid, cls.index) for cls in classes])
+    return ImageFolderSet(root, classes, samples, source, ignored, transform, warnings)
+
+
+def scan_samples(root: Path, folders: Sequence[tuple[str, int]]) -> tuple[list[tuple[str, int]], int]:
+    """(path relative to root, label) of every image in each (folder, label), in the given folder order and by file
+    name inside a folder, and the count of non-image entries; an empty class folder is refused."""
     samples: list[tuple[str, int]] = []
     ignored = 0
-    for cls in classes:
+    for folder, label in folders:
         names = []
-        for entry in os.scandir(root / cls.wnid):
+        for entry in os.scandir(root / folder):
             if entry.name.startswith("."):
                 continue
             if entry.is_file() and entry.name.lower().endswith(IMG_EXTENSIONS):
@@ -122,6 +135,6 @@ def image_folder(
             else:
                 ignored += 1
         if not names:
-            raise ZooError(f"class folder {str(root / cls.wnid)!r} holds no images")
-        samples.extend((f"{cls.wnid}/{name}", cls.index) for name in sorted(names))
-    return ImageFolderSet(root, classes, samples, source, ignored, transform, warnings)
+            raise ZooError(f"class folder {str(root / folder)!r} holds no images")
+        samples.extend((f"{folder}/{name}", label) for name in sorted(names))
+    return samples, ignored

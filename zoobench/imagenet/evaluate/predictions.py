@@ -26,9 +26,20 @@ class Predictions:
     top: np.ndarray  # (N, k) int64
     prob: np.ndarray  # (N, k) float32
     ok: np.ndarray  # (N,) bool: False for skipped images
+    # (N, m) int64, -1 padded: every class that counts as right (ImageNet-ReaL's label sets); None: `labels`
+    targets: np.ndarray | None = None
 
     def correct(self, k: int) -> np.ndarray:
-        return (self.top[:, :k] == self.labels[:, None]).any(1) & self.ok
+        """Per image: one of its top-k is right (its label, or any class of its target set)."""
+        if self.targets is None:
+            return (self.top[:, :k] == self.labels[:, None]).any(1) & self.ok
+        hit = self.top[:, :k, None] == self.targets[:, None, :]
+        return hit.any((1, 2)) & self.ok
+
+    def target_text(self, i: int) -> str:
+        """Image i's right answers as written to a predictions file: class indices separated by spaces."""
+        row = self.targets[i] if self.targets is not None else self.labels[i : i + 1]
+        return " ".join(str(int(c)) for c in row if c >= 0)
 
     def accuracy(self) -> Accuracy:
         k, n = self.top.shape[1], int(self.ok.sum())
@@ -44,6 +55,7 @@ def _json_doc(p: Predictions, wnids: list[str], settings: dict) -> str:
                 "index": i,
                 "file": p.files[i],
                 "label": int(p.labels[i]),
+                **({"targets": [int(c) for c in p.target_text(i).split()]} if p.targets is not None else {}),
                 "status": "ok" if p.ok[i] else "skipped",
                 "top": [int(c) for c in p.top[i]] if p.ok[i] else [],
                 "prob": [float(f"{v:.9g}") for v in p.prob[i]] if p.ok[i] else [],
@@ -65,6 +77,7 @@ def _csv_doc(p: Predictions, wnids: list[str]) -> str:
             "label",
             "wnid",
             "status",
+            *(["targets"] if p.targets is not None else []),
             *(f"top{j + 1}" for j in range(k)),
             *(f"p{j + 1}" for j in range(k)),
         ]
@@ -72,7 +85,8 @@ def _csv_doc(p: Predictions, wnids: list[str]) -> str:
     for i, file in enumerate(p.files):
         ok = bool(p.ok[i])
         tail = [*(int(c) for c in p.top[i]), *(f"{v:.9g}" for v in p.prob[i])] if ok else [""] * (2 * k)
-        out.writerow([i, file, int(p.labels[i]), wnids[p.labels[i]], "ok" if ok else "skipped", *tail])
+        targets = [p.target_text(i)] if p.targets is not None else []
+        out.writerow([i, file, int(p.labels[i]), wnids[p.labels[i]], "ok" if ok else "skipped", *targets, *tail])
     return buf.getvalue()
 
 
@@ -88,19 +102,27 @@ def write_predictions(path: str | Path, predictions: Predictions, classes: Seque
 
 
 def rescore(path: str | Path) -> dict:
-    """Top-1 / top-5 (%, with counts) recomputed from a predictions file written by `evaluate`."""
+    """Top-1 / top-5 (%, with counts) recomputed from a predictions file written by `evaluate` (its `targets`, the
+    ReaL label sets, when it has them)."""
     path = Path(path)
     if path.suffix.lower() == ".json":
         items = json.loads(path.read_text())["predictions"]
-        rows = [(it["label"], it["top"]) for it in items if it["status"] == "ok"]
+        rows = [(set(it.get("targets", [it["label"]])), it["top"]) for it in items if it["status"] == "ok"]
     else:
         with path.open(newline="") as fh:
             reader = csv.DictReader(fh)
             cols = [c for c in reader.fieldnames or [] if c.startswith("top")]
-            rows = [(int(r["label"]), [int(r[c]) for c in cols]) for r in reader if r["status"] == "ok"]
+            rows = [
+                (
+                    {int(c) for c in r["targets"].split()} if "targets" in r else {int(r["label"])},
+                    [int(r[c]) for c in cols],
+                )
+                for r in reader
+                if r["status"] == "ok"
+            ]
     n = len(rows)
-    c1 = sum(1 for label, top in rows if top[:1] == [label])
-    c5 = sum(1 for label, top in rows if label in top[:5])
+    c1 = sum(1 for right, top in rows if set(top[:1]) & right)
+    c5 = sum(1 for right, top in rows if set(top[:5]) & right)
     return {
         "images": n,
         "correct1": c1,

@@ -3,8 +3,9 @@ and returned as typed parts, with the flat row (one value per column) that the w
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -14,10 +15,22 @@ from torch import nn
 from zoobench import registry
 from zoobench.errors import ZooError, guarded
 from zoobench.imagenet.devkit import ClassInfo
+from zoobench.imagenet.evaluate import labelsets
 from zoobench.imagenet.evaluate.config import EvalConfig, checked_output
-from zoobench.imagenet.evaluate.dataset import ImageFolderSet, image_folder
+from zoobench.imagenet.evaluate.dataset import ImageFolderSet
 from zoobench.imagenet.evaluate.distributed import CollectiveError, Ranks, collective, joined, shard
-from zoobench.imagenet.evaluate.loop import LoopTimes, default_workers, logits_of, merge, run_shard
+from zoobench.imagenet.evaluate.loop import (
+    LoaderPlan,
+    LoopTimes,
+    Member,
+    Pass,
+    RankPart,
+    loader_plan,
+    logits_of,
+    merge,
+    run_pass,
+    torch_threads,
+)
 from zoobench.imagenet.evaluate.predictions import Predictions, write_predictions
 from zoobench.imagenet.evaluate.stats import CI_METHOD, Accuracy
 from zoobench.imagenet.evaluate.weights import (
@@ -25,9 +38,9 @@ from zoobench.imagenet.evaluate.weights import (
     WeightsSource,
     apply_weights,
     fetch_weights,
+    released_recipe,
     resolve_weights,
 )
-from zoobench.imagenet.transforms import IMAGENET_MEAN, IMAGENET_STD
 from zoobench.output.progress import SILENT, Progress
 
 
@@ -38,6 +51,8 @@ class DataInfo:
     classes: int
     classes_source: str
     ignored: int  # non-image entries inside class folders
+    labels: str = "imagenet"  # the label set scored (labelsets.LABEL_SETS)
+    left_out: int = 0  # images of the folder not scored (ReaL: without a real label), not in `images`
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,9 @@ class RunInfo:
     world: int
     backend: str | None
     gpu: str | None
+    threads: int = 0  # torch threads while the models ran
+    plan: str = ""  # why these workers and threads (loop.loader_plan)
+    models_in_pass: int = 1  # models fed from the same decoded images (they share the wall time)
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,7 @@ class Published:
     top1: float | None = None
     top5: float | None = None
     source: str | None = None
+    protocol: str | None = None  # crops, resolution and publisher ('1-crop 224 (torchvision)')
 
 
 @dataclass
@@ -90,12 +109,19 @@ class EvalResult:
             "average": self.config.average,
             **_accuracy_columns(self.accuracy),
             "skipped": len(self.skipped),
+            "labels": self.data.labels,
+            "left_out": self.data.left_out,
             **_data_columns(self.data),
             **_time_columns(self.times, self.data.images),
             **_run_columns(self.run),
             "published_top1": self.published.top1,
             "published_top5": self.published.top5,
             "published_source": self.published.source,
+            "published_protocol": self.published.protocol,
+            "preprocess": self.config.recipe_from,
+            "recipe": self.config.recipe.origin if self.config.recipe else None,
+            "recipe_overrides": ", ".join(self.config.overrides),
+            "seed": self.config.seed,
             **({"gpu": self.run.gpu} if self.run.gpu else {}),
         }
 
@@ -151,6 +177,9 @@ def _run_columns(r: RunInfo) -> dict:
         "workers": r.workers,
         "world_size": r.world,
         "backend": r.backend,
+        "torch_threads": r.threads,
+        "loader_plan": r.plan,
+        "models_in_pass": r.models_in_pass,
     }
 
 
@@ -167,11 +196,16 @@ def _device(cfg: EvalConfig, d: Ranks) -> torch.device:
     return dev
 
 
-def _build(spec: registry.ModelSpec | None, model: str | nn.Module, name: str) -> nn.Module:
+def _build(
+    spec: registry.ModelSpec | None, model: str | nn.Module, name: str, build: dict | None = None, seed: int = 0
+) -> nn.Module:
+    """The model, built with the arguments its weights need (`build`) from a seeded generator: a random
+    initialisation is the same on every run and every rank; the global generator is left as it was."""
     if spec is None:
         return model  # type: ignore[return-value]
-    with guarded(f"{name}: build"):
-        net = spec.build()
+    with guarded(f"{name}: build"), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = spec.build(**(build or {}))
     if not isinstance(net, nn.Module):
         raise ZooError(f"{name}: its builder returned {type(net).__name__}, not a torch.nn.Module")
     return net
@@ -203,16 +237,18 @@ def _ready(
 
 def _published(spec: registry.ModelSpec | None, w: WeightsInfo) -> Published:
     if w.published_source:
-        return Published(w.published_top1, w.published_top5, w.published_source)
+        return Published(w.published_top1, w.published_top5, w.published_source, w.published_protocol)
     if spec is not None and spec.accuracy and not w.random:
-        return Published(spec.accuracy.top1, spec.accuracy.top5, f"paper: {spec.accuracy.source}")
+        a = spec.accuracy
+        return Published(a.top1, a.top5, f"{a.kind}: {a.source}", a.protocol)
     return Published()
 
 
-def _run_info(dev: torch.device, d: Ranks, cfg: EvalConfig, workers: int) -> RunInfo:
+def _run_info(dev: torch.device, d: Ranks, cfg: EvalConfig, plan: LoaderPlan) -> RunInfo:
     device = str(dev) if d.world == 1 else f"{dev.type} x{d.world}"
     gpu = torch.cuda.get_device_name(dev) if dev.type == "cuda" else None
-    return RunInfo(device, cfg.dtype, cfg.batch_size, workers, d.world, d.backend, gpu)  # type: ignore[arg-type]
+    batch = cfg.validate().batch_size
+    return RunInfo(device, cfg.dtype, batch, plan.workers, d.world, d.backend, gpu, plan.threads, plan.rule)  # type: ignore[arg-type]
 
 
 def _random_init_warning(name: str, w: WeightsInfo, n_classes: int) -> list[str]:
@@ -221,94 +257,211 @@ def _random_init_warning(name: str, w: WeightsInfo, n_classes: int) -> list[str]
     return [f"{name} is randomly initialised (no weights given): expect chance level (~{100 / n_classes:.2g}% top-1)"]
 
 
-def evaluate(
-    model: str | nn.Module,
+@dataclass(frozen=True)
+class Failed:
+    """A model of a many-model evaluation that could not be evaluated (build, weights, probe or forward)."""
+
+    model: str
+    error: str
+    rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def row(self) -> dict:
+        return {"model": self.model, "error": self.error}
+
+
+@dataclass
+class _Model:
+    """One model on its way through an evaluation: what it is, its options, and once ready, its weights."""
+
+    name: str
+    spec: registry.ModelSpec | None
+    given: str | nn.Module
+    cfg: EvalConfig
+    net: nn.Module | None = None
+    weights: WeightsInfo | None = None
+    error: str | None = None  # why it failed, once it did
+    parts: list[RankPart] = field(default_factory=list)  # every rank's share of its predictions
+    pass_size: int = 1  # models in its pass over the images
+
+
+def _named(model: str | nn.Module | registry.ModelSpec) -> tuple[str, registry.ModelSpec | None]:
+    if isinstance(model, nn.Module):
+        return type(model).__name__, None
+    spec = model if isinstance(model, registry.ModelSpec) else registry.get_spec(model)
+    return spec.name, spec
+
+
+def _config_for(spec: registry.ModelSpec | None, options: EvalConfig, weights: str | Path | None) -> EvalConfig:
+    """The model's validated options: the transform at its own resolution where native_resolution asks for it,
+    following its released weight's preprocessing (unless preprocess="seed")."""
+    return options.validate(spec.resolution if spec else 224, released_recipe(spec, weights))
+
+
+def _prepare(m: _Model, weights: str | Path | None, d: Ranks, dev: torch.device, folder, shown: Progress) -> None:
+    """Built, weights fetched (one process per machine downloads) and loaded, probed: on every rank or none."""
+    source = collective(d, lambda: resolve_weights(m.spec, weights), f"{m.name}: finding weights")
+    m.net = collective(d, lambda: _build(m.spec, m.given, m.name, source.build, m.cfg.seed), f"{m.name}: building")  # type: ignore[assignment]
+    collective(d, lambda: fetch_weights(source, may_download=d.local_rank == 0, progress=shown), "fetching weights")
+    m.weights = collective(d, lambda: _ready(m.net, m.name, source, m.cfg, dev, folder), "loading weights")  # type: ignore
+
+
+def _passes(ready: list[_Model]) -> list[list[_Model]]:
+    """The models grouped by what they must see: one pass over the images per transform (and batch size)."""
+    groups: dict[tuple, list[_Model]] = {}
+    for m in ready:
+        groups.setdefault((m.cfg.transform, m.cfg.batch_size), []).append(m)
+    return list(groups.values())
+
+
+def evaluate_many(
+    models: Sequence[str | nn.Module | registry.ModelSpec],
     data: str | Path,
     *,
-    crops: int = 1,
-    resize: str = "shorter",
-    resolution: int | None = None,
-    native_resolution: bool = False,
-    resize_size: int | None = None,
     weights: str | Path | None = None,
-    average: str = "softmax",
-    batch_size: int | None = None,
-    workers: int | None = None,
-    device: str = "cpu",
-    dtype: str = "fp32",
-    decoder: str = "pil",
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
     classes_file: str | Path | None = None,
-    skip_bad: bool = False,
+    labels: str = "imagenet",
     predictions: str | Path | None = None,
     progress: Progress = SILENT,
-) -> EvalResult:
-    """Top-1 / top-5 accuracy of `model` (a zoo name, alias, torchvision:<name>, module:callable, or a module) on
-    an ImageNet-style folder. Returns the result on every rank; under torchrun only rank 0 reports and writes.
-
-    crops 1/5/10; resize "shorter" (shorter side to resize_size) or "square"; resolution scales crop and resize
-    together (crop r inside round(r * 256 / 224)); average "softmax" (mean of crop probabilities) or "logits".
-    batch_size counts images (default: 64 crops' worth); workers default to the cores this rank may use.
-    Warnings go to `progress.message` (and the result's `warnings`), the images to one `progress.task`.
+    **options,
+) -> list[EvalResult | Failed]:
+    """Top-1 / top-5 of several models on one folder: each image is read once per transform and fed to every model
+    that shares it. One result per model, in order; a model that cannot be built, loaded or run is a `Failed`
+    (reported through `progress.message("error", ...)` when there are several) and the others go on. An unreadable
+    image (without skip_bad) or a bad option stops everything (ZooError). `options` are EvalConfig's fields (crops,
+    resize, resolution, ..., workers, device, dtype, skip_bad); `labels` one of labelsets.LABEL_SETS.
+    Under torchrun every rank takes the same exact, unpadded slice of the images for every model.
     """
-    spec = None if isinstance(model, nn.Module) else registry.get_spec(model)
-    name = type(model).__name__ if spec is None else spec.name
-    cfg = EvalConfig(
-        crops=crops,
-        resize=resize,
-        resolution=resolution,
-        native_resolution=native_resolution,
-        resize_size=resize_size,
-        average=average,
-        batch_size=batch_size,
-        workers=workers,
-        device=device,
-        dtype=dtype,
-        decoder=decoder,
-        mean=mean,
-        std=std,
-        skip_bad=skip_bad,
-    ).validate(spec.resolution if spec else 224)
-
-    with joined(cfg.device_type) as d:
+    base = EvalConfig(**options)
+    base.validate()  # every option checked before any work
+    labelsets.parse(labels)
+    if predictions is not None and len(models) != 1:
+        raise ZooError(f"predictions must be left out with {len(models)} models: its file holds one model's answers")
+    todo = [_Model(name, spec, given, _config_for(spec, base, weights)) for given in models for name, spec in [_named(given)]]
+    with joined(base.device_type) as d:
         shown = progress if d.rank == 0 else SILENT
 
         def setup() -> tuple:
             if d.rank == 0:
                 checked_output(predictions)  # before any work, not after it
-            folder = image_folder(data, classes_file)
-            return folder, _device(cfg, d), _build(spec, model, name), resolve_weights(spec, weights)
+            return labelsets.load(data, classes_file, labels), _device(base, d)
 
-        folder, dev, net, source = collective(d, setup, "checking the setup")  # type: ignore[misc]
-        # One process per machine downloads; the others find the file at the next step.
-        collective(d, lambda: fetch_weights(source, may_download=d.local_rank == 0, progress=shown), "fetching weights")
-        winfo: WeightsInfo = collective(d, lambda: _ready(net, name, source, cfg, dev, folder), "loading weights")  # type: ignore[assignment]
-        warnings = [*folder.warnings, *winfo.warnings, *_random_init_warning(name, winfo, len(folder.classes))]
-        for text in warnings:
+        folder, dev = collective(d, setup, "checking the setup")  # type: ignore[misc]
+        for text in folder.warnings:
             shown.message("warning", text)
-        n_workers = default_workers(d.local_world) if cfg.workers is None else cfg.workers
+        say = shown.message if len(todo) > 1 else lambda level, text: None  # one model: its error is raised
+        for m in todo:
+            try:
+                _prepare(m, weights, d, dev, folder, shown)
+            except ZooError as exc:  # CollectiveError too: every rank knows, every rank records it
+                m.error = str(exc)
+                say("error", m.error)
+                continue
+            for text in [*m.weights.warnings, *_random_init_warning(m.name, m.weights, len(folder.classes))]:  # type: ignore[union-attr]
+                shown.message("warning", text)
+        ready = [m for m in todo if m.error is None]
+        plan = loader_plan(base.workers, d.local_world, base.device_type)
         mine = shard(len(folder), d.world, d.rank)
-        label = f"{name} {cfg.crops}-crop" + (f" (rank 0 of {d.world})" if d.world > 1 else "")
-        task = shown.task(label, total=len(mine), unit="images")
-        try:
-            part = run_shard(net, name, folder, mine, cfg, dev, n_workers, task)
-        finally:
-            task.close()
-        parts = d.gather(part, "gathering the results")
-        errors = [p.error for p in parts if p.error]
-        if errors:
-            raise (CollectiveError if d.world > 1 else ZooError)(errors[0])
-        run = _run_info(dev, d, cfg, n_workers)
-        rank = d.rank
+        with torch_threads(plan.threads):
+            for group in _passes(ready):
+                _one_pass(group, folder, mine, plan, d, dev, shown)
+        for m in ready:
+            m.error = next((p.error for p in m.parts if p.error), None)
+            if m.error is not None:
+                say("error", m.error)
+        run, rank = _run_info(dev, d, base, plan), d.rank
 
-    preds, skipped = merge(folder, parts)
-    info = DataInfo(str(Path(data)), len(folder), len(folder.classes), folder.classes_source, folder.ignored)
-    times = LoopTimes.over_ranks([p.times for p in parts])
-    accuracy, published = preds.accuracy(), _published(spec, winfo)
-    result = EvalResult(
-        name, cfg, winfo, accuracy, times, info, run, published, preds, skipped, folder.classes, warnings, rank
+    out: list[EvalResult | Failed] = []
+    for m in todo:
+        if m.error is not None:
+            out.append(Failed(m.name, m.error, rank))
+            continue
+        result = _result(m, folder, data, run, rank)
+        if predictions is not None and rank == 0:
+            write_predictions(predictions, result.predictions, folder.classes, result.row)
+        out.append(result)
+    return out
+
+
+def _one_pass(
+    group: list[_Model], folder, mine: range, plan: LoaderPlan, d: Ranks, dev: torch.device, shown: Progress
+) -> None:
+    """One pass over this rank's images for the models of `group`; each model gets every rank's part. A data error
+    (an unreadable image, a lost loader) stops every rank and the whole evaluation."""
+    cfg = group[0].cfg
+    how = Pass(cfg.transform, cfg.batch_size, cfg.skip_bad, plan.workers)  # type: ignore[arg-type]
+    members = [Member(m.net, m.name, m.cfg) for m in group]  # type: ignore[arg-type]
+    what = group[0].name if len(group) == 1 else f"{len(group)} models"
+    label = f"{what} {cfg.crops}-crop" + (f" (rank 0 of {d.world})" if d.world > 1 else "")
+    task = shown.task(label, total=len(mine), unit="images")
+    try:
+        mine_parts, error = run_pass(members, folder, mine, how, dev, task)
+    finally:
+        task.close()
+    gathered = d.gather((mine_parts, error), "gathering the results")
+    errors = [e for _, e in gathered if e]
+    if errors:
+        raise (CollectiveError if d.world > 1 else ZooError)(errors[0])
+    for i, m in enumerate(group):
+        m.parts, m.pass_size = [ps[i] for ps, _ in gathered], len(group)
+
+
+def _result(m: _Model, folder: ImageFolderSet, data: str | Path, run: RunInfo, rank: int) -> EvalResult:
+    preds, skipped = merge(folder, m.parts)
+    info = DataInfo(
+        str(Path(data)),
+        len(folder),
+        len(folder.classes),
+        folder.classes_source,
+        folder.ignored,
+        folder.label_set,
+        folder.left_out,
     )
-    if predictions is not None and rank == 0:
-        write_predictions(predictions, preds, folder.classes, result.row)
+    times = LoopTimes.over_ranks([p.times for p in m.parts])
+    warnings = [*folder.warnings, *m.weights.warnings, *_random_init_warning(m.name, m.weights, len(folder.classes))]  # type: ignore[union-attr]
+    return EvalResult(
+        m.name,
+        m.cfg,
+        m.weights,  # type: ignore[arg-type]
+        preds.accuracy(),
+        times,
+        info,
+        replace(run, models_in_pass=m.pass_size),
+        _published(m.spec, m.weights),  # type: ignore[arg-type]
+        preds,
+        skipped,
+        folder.classes,
+        warnings,
+        rank,
+    )
+
+
+def evaluate(model: str | nn.Module, data: str | Path, **kwargs) -> EvalResult:
+    """Top-1 / top-5 accuracy of `model` (a zoo name, alias, torchvision:<name>, module:callable, or a module) on
+    an ImageNet-style folder. Returns the result on every rank; under torchrun only rank 0 reports and writes.
+
+    Keywords: those of evaluate_many (weights, classes_file, labels, predictions, progress) and EvalConfig's
+    options: crops 1/5/10; resize "shorter" (shorter side to resize_size) or "square"; resolution scales crop and
+    resize together (crop r inside round(r * 256 / 224)); average "softmax" (mean of crop probabilities) or
+    "logits"; batch_size counts images (default: 64 crops' worth); workers: loader.loader_plan's rule by default.
+    Warnings go to `progress.message` (and the result's `warnings`), the images to one `progress.task`.
+    A failure is raised as one ZooError (CollectiveError under torchrun).
+    """
+    (result,) = evaluate_many([model], data, **kwargs)
+    if isinstance(result, Failed):
+        raise (CollectiveError if _world() > 1 else ZooError)(result.error)
     return result
+
+
+def _world() -> int:
+    import torch.distributed as dist
+
+    return (
+        dist.get_world_size()
+        if dist.is_available() and dist.is_initialized()
+        else int(os.environ.get("WORLD_SIZE", "1"))
+    )
