@@ -10,7 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _API = {
-    "bench": "zoobench.timing",
+    "bench": "zoobench.api",
     "create_model": "zoobench.registry",
     "evaluate": "zoobench.imagenet.evaluate",
     "get_spec": "zoobench.registry",

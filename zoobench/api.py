@@ -1,4 +1,5 @@
 """The Python API: what the CLI does, callable with model names (or ModelSpecs) like the command line takes them.
+`zoobench.evaluate(model, data, …)` is `zoobench.imagenet.evaluate.evaluate`, which takes a name already.
 
 >>> import zoobench
 >>> zoobench.profile(["resnet18"], time=False).rows[0]["macs"]
@@ -17,6 +18,7 @@ from zoobench.output.progress import SILENT, Progress
 if TYPE_CHECKING:
     from zoobench.profiling import Profile
     from zoobench.registry import ModelSpec
+    from zoobench.timing import BenchConfig
 
 
 def resolve(models: str | ModelSpec | Iterable[str | ModelSpec]) -> list[ModelSpec]:
@@ -42,11 +44,40 @@ def profile(
     *,
     compare_seed: bool = False,
     time: bool = True,
+    batch: int = 1,
     progress: Progress = SILENT,
 ) -> Profile:
-    """Params, MACs/FLOPs per image (batch 1) at `resolution` (None: each model's native one) and, unless
-    `time=False`, the quick Time_cast latency: the rows of `zoobench profile`. A model that cannot be counted is a
-    row with an `error`, named in `.failed`."""
+    """Params, MACs/FLOPs per image at `resolution` (None: each model's native one), activation memory at `batch`
+    images and, unless `time=False`, the quick Time_cast latency: the rows of `zoobench profile`. Over several
+    models, one that cannot be counted is a row with an `error`, named in `.failed`."""
     from zoobench import profiling
 
-    return profiling.profile(resolve(models), resolution, compare_seed=compare_seed, time=time, progress=progress)
+    return profiling.profile(
+        resolve(models), resolution, compare_seed=compare_seed, time=time, batch=batch, progress=progress
+    )
+
+
+def bench(
+    models: str | ModelSpec | Iterable[str | ModelSpec],
+    config: BenchConfig | None = None,
+    *,
+    threads: Iterable[int] | None = None,
+    isolate: bool = True,
+    keep_going: bool = True,
+    progress: Progress = SILENT,
+) -> list:
+    """Latency of each model (`zoobench bench`): a `timing.Measurement` per model and thread count, or, with
+    `keep_going` over several models, a `timing.Failure` for one that failed. `config`: a `timing.BenchConfig`
+    (batch, resolution, dtype, device, budget …; default: batch 1, 224x224, fp32, cpu)."""
+    from zoobench import timing
+
+    config = config or timing.BenchConfig()
+    config.validate()
+    return timing.bench(
+        resolve(models),
+        config,
+        threads=list(threads) if threads is not None else None,
+        isolate=isolate,
+        keep_going=keep_going,
+        progress=progress,
+    )
