@@ -4,7 +4,8 @@ For each thread count: N successive `zoobench bench resnet18 mobilenet_v2 -t T -
 Per model: every run's median and 95 % CI; coverage = share of consecutive pairs whose later median lies inside the
 earlier run's CI (target >= 90 %: the CI is honest); spread = max/min - 1 of the medians (target <= 3 %, which a
 drifting host may miss while coverage still holds). A/A of --compare: each run compared with the previous one's JSON
-(at most 1 "significant" verdict in 10). Paired A/A: N `bench resnet18 torchvision:resnet18 --paired` runs (same
+(at most 1 "significant" verdict in 10). With --reference resnet18: the relative figure's spread (target <= 2 %).
+Paired A/A: N `bench resnet18 torchvision:resnet18 --paired` runs (same
 weights' shapes, same kernels): the ratio's spread (target <= 1 %) and how many CIs hold 1.00 (target >= 9 of 10).
 Writes results/repeatability.json with every run and the environment. Meant for a quiet machine; never run in tests.
 Usage: python benchmarks/bench_repeatability.py [--runs 10] [--threads 1,2] [--max-time 6] [--out PATH]
@@ -26,6 +27,7 @@ from zoobench.output.files import atomic_write
 RESULT = Path(__file__).resolve().parents[1] / "results" / "repeatability.json"
 MODELS = ("resnet18", "mobilenet_v2")
 PAIR = ("resnet18", "torchvision:resnet18")
+REFERENCE = "resnet18"  # the documented reference workload
 KEEP = ("model", "threads", "median_ms", "ci_low_ms", "ci_high_ms", "ci_pct", "calls_ci_pct", "p10_ms", "rounds",
         "processes", "round_medians_ms", "between_rounds_pct", "between_processes_pct", "stop", "busy", "warnings",
         "verdict", "p_value", "test", "change_pct")  # fmt: skip
@@ -77,6 +79,23 @@ def latency_runs(threads: int, args: argparse.Namespace, tmp: Path) -> dict:
             "runs": runs}  # fmt: skip
 
 
+def reference_runs(args: argparse.Namespace, tmp: Path) -> dict:
+    """The same invocations with --reference: the spread of the relative figure across runs (target <= 2 %)."""
+    extra = ["-t", "1", "--reference", REFERENCE, *(["--max-time", str(args.max_time)] if args.max_time else [])]
+    runs = []
+    for i in range(args.runs):
+        rows = zoobench(["bench", *MODELS, *extra], tmp / f"reference-{i}.json")
+        runs.append([{k: r.get(k) for k in (*KEEP, "relative", "relative_ci_low", "relative_ci_high")} for r in rows])
+    per_model = {}
+    for m in MODELS:
+        rel = [next(r for r in run if r["model"] == m)["relative"] for run in runs]
+        med = [next(r for r in run if r["model"] == m)["median_ms"] for run in runs]
+        per_model[m] = {"relative_spread": max(rel) / min(rel) - 1, "median_spread": max(med) / min(med) - 1,
+                        "relatives": rel}  # fmt: skip
+    return {"command": " ".join(["zoobench", "bench", *MODELS, *extra]), "target_spread": 0.02,
+            "models": per_model, "runs": runs}  # fmt: skip
+
+
 def paired_runs(args: argparse.Namespace, tmp: Path) -> dict:
     extra = ["-t", "1", *(["--max-time", str(args.max_time)] if args.max_time else [])]
     rows = []
@@ -107,6 +126,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         series = [latency_runs(int(t), args, Path(tmp)) for t in args.threads.split(",")]
         paired = paired_runs(args, Path(tmp))
+        reference = reference_runs(args, Path(tmp))
     result = {
         "benchmark": "issue 16: successive `zoobench bench` commands land inside each other's stated 95 % CI",
         "targets": {
@@ -118,6 +138,7 @@ def main() -> None:
         },  # fmt: skip
         "latency": series,
         "paired": paired,
+        "reference": reference,
         "passed": {
             "coverage": all(
                 m["coverage"] is not None and m["coverage"] >= 0.9 for s in series for m in s["models"].values()
@@ -125,6 +146,7 @@ def main() -> None:
             "spread": all(m["spread"] <= 0.03 for s in series for m in s["models"].values()),
             "compare_aa": all(m["compare_significant"] <= 1 for s in series for m in s["models"].values()),
             "paired_spread": paired["ratio_spread"] <= 0.01,
+            "reference_spread": all(m["relative_spread"] <= 0.02 for m in reference["models"].values()),
             "paired_ci_holds_1": paired["runs"] and paired["significant"] <= len(paired["runs"]) - 9,
         },  # fmt: skip
         "busy": any(m["busy_runs"] for s in series for m in s["models"].values())

@@ -9,6 +9,30 @@ import time
 import torch
 from torch import nn
 
+
+def recording(clock, work):
+    """(events, read, fn, sync) for a sync-order test: `read` reads `clock`, `fn` calls `work()`, each logged."""
+    events: list[str] = []
+
+    def read() -> float:
+        events.append("read")
+        return clock()
+
+    def fn() -> None:
+        events.append("fn")
+        work()
+
+    return events, read, fn, lambda: events.append("sync")
+
+
+def assert_synced(events: list[str]) -> None:
+    """Every clock read that follows work ("fn") has a "sync" between them: queued (GPU) work is inside the region."""
+    for i, e in enumerate(events):
+        if e == "read" and "fn" in events[:i]:
+            last_fn = max(j for j in range(i) if events[j] == "fn")
+            assert "sync" in events[last_fn:i], f"clock read at {i} without a sync after the work"
+
+
 # (device type, torch threads, CPU affinity) seen inside each forward of `recorder`, so a test can check what the
 # engine applied (the meta-device pass that counts FLOPs shows up too, as "meta").
 SEEN: list[tuple[str, int, list[int] | None]] = []

@@ -185,6 +185,33 @@ TABLE = [
         model="evalfixtures:pixel_model_7",
     ),
     case("unknown-model", [], r"unknown model 'resnet51'", model="resnet51"),
+    # Label sets (issue 12, item 3) and many models (item 4).
+    case(
+        "labels-unknown", ["--labels", "v3"], r"--labels must be imagenet, real, v2, a or r \(or real:PATH\), not 'v3'$"
+    ),
+    case(
+        "real-labels-on-other-file-names",
+        ["--labels", "real:{tmp}/real.json"],
+        r"ImageNet's own val images by name .*'n\d+/img_000\.png' is not one of them$",
+        _write("real.json", "[[1], [2]]"),
+    ),
+    case(
+        "real-labels-bad-json", ["--labels", "real:{tmp}/real.json"], r"are not valid JSON", _write("real.json", "[[")
+    ),
+    case(
+        "real-labels-not-lists",
+        ["--labels", "real:{tmp}/real.json"],
+        r"should be a JSON list of lists of class indices$",
+        _write("real.json", '[[1], "2"]'),
+    ),
+    case("real-labels-missing", ["--labels", "real:{tmp}/none.json"], r"cannot read the ReaL labels '.*none\.json'"),
+    case("v2-on-wnid-folders", ["--labels", "v2"], r"ImageNetV2's class folders are named by class index"),
+    case("a-on-other-classes", ["--labels", "a"], r"class folders that are not ImageNet-A classes: n\d+"),
+    case(
+        "predictions-with-two-models",
+        ["evalfixtures:pixel_model_7", "--predictions", "{tmp}/p.csv"],
+        r"--predictions must be left out with 2 models: its file holds one model's answers$",
+    ),
     case(
         "corrupt-image",
         ["--weights", "{tmp}/w.pth"],

@@ -146,22 +146,10 @@ def test_floor_runs_even_when_one_call_outlasts_the_budget():
 
 def test_sync_runs_before_every_clock_read_after_work():
     """The CUDA protocol without a GPU: queued work is synchronised before the clock is read."""
-    events: list[str] = []
     clock = FakeClock()
-
-    def read() -> float:
-        events.append("read")
-        return clock()
-
-    def fn() -> None:
-        events.append("fn")
-        clock.t += 0.005
-
-    timing.time_callable(fn, clock=read, sync=lambda: events.append("sync"), policy=fake_policy(max_runs=12))
-    for i, e in enumerate(events):
-        if e == "read" and "fn" in events[:i]:
-            last_fn = max(j for j in range(i) if events[j] == "fn")
-            assert "sync" in events[last_fn:i], f"clock read at {i} without a sync after the work"
+    events, read, fn, sync = benchnets.recording(clock, lambda: setattr(clock, "t", clock.t + 0.005))
+    timing.time_callable(fn, clock=read, sync=sync, policy=fake_policy(max_runs=12))
+    benchnets.assert_synced(events)
 
 
 # --- load -------------------------------------------------------------------------------------------------------

@@ -144,9 +144,7 @@ def _subset_val(out: Path, which: str) -> tuple[Path, list[int]]:
     class, one answering its neighbour below, whose next class (logit 4 of 5) is the right one: right only when
     the 200-class mask drops the neighbour."""
     synsets = _timm_list("imagenet_synsets.txt")
-    (out / "classes.json").write_text(
-        json.dumps([{"index": i, "wnid": w, "words": ""} for i, w in enumerate(synsets)])
-    )
+    (out / "classes.json").write_text(json.dumps([{"index": i, "wnid": w, "words": ""} for i, w in enumerate(synsets)]))
     subset = set(_timm_list(f"imagenet_{which}_synsets.txt"))
     index = {w: i for i, w in enumerate(synsets)}
     chosen = [index[w] for w in sorted(subset) if index[w] > 0 and synsets[index[w] - 1] not in subset][:3]

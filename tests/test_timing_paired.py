@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import benchnets
 import pytest
 from clihelp import assert_one_line_error, run_cli
 
@@ -103,3 +104,11 @@ def test_paired_bad_input_is_one_line(capsys, args, message):
     code, out, err = run_cli(capsys, "bench", *FAST, *args)
     assert_one_line_error(code, err)
     assert message in err and out == ""
+
+
+def test_pairs_sync_before_every_clock_read_after_work():
+    """CUDA latency mode: every call is synchronised on its own, in pairs as in single samples."""
+    clock = DriftingClock()
+    events, read, call, sync = benchnets.recording(clock, lambda: clock.work(0.001))
+    timing.alternate([call, call], [1, 1], clock=read, sync=sync, until=0.02)
+    benchnets.assert_synced(events)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -49,6 +50,11 @@ def describe(m: timing.Measurement) -> str:
     return (
         f"{m.threads} thread(s): median {m.median_ms:.3f} ms, 95% CI ±{m.ci_pct:.1f}% (between {m.rounds} rounds in "
         f"{m.processes} process(es)), p10 {m.p10_ms:.3f} ms (best case), {m.runs} samples, stop: {m.stop}"
+        + (
+            f", x{m.reference} {m.relative:.4f} [{m.relative_ci_low:.4f}, {m.relative_ci_high:.4f}]"
+            if m.relative is not None
+            else ""
+        )
         + (f", compiled in {m.compile_s:.1f} s" if m.compile_s is not None else "")
     )
 
@@ -100,6 +106,14 @@ def bench(
             "ratio to the first (B/A) with its 95% CI. Drift cancels within a pair.",
         ),
     ] = False,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            help="A model (e.g. resnet18) called alternately with each one, pair by pair, in the same process: "
+            "each row adds its latency relative to it, with a 95% CI, which drift of the host cancels out of.",
+        ),
+    ] = None,
     in_process: Annotated[
         bool, typer.Option("--in-process", help="Measure in this process, not in a fresh one per model.")
     ] = False,
@@ -157,9 +171,13 @@ def bench(
         )
         config.validate()
         timing.check_tolerance(tolerance)
-    if paired and (compare_to is not None or resume or (counts and len(counts) > 1)):
+    if reference is not None:
+        reference = registry.get_spec(reference).name  # an unknown name fails now, with "did you mean"
+        config = replace(config, reference=reference)
+    if paired and (compare_to is not None or resume or reference or (counts and len(counts) > 1)):
         raise ZooError(
-            "--paired compares the models with each other: not with --compare, --resume or a --threads sweep"
+            "--paired compares the models with each other: not with --compare, --resume, --reference or a "
+            "--threads sweep"
         )
     baseline = timing.load_baseline(compare_to) if compare_to is not None else None
     specs = registry.select(models or [], all_models=all_models, family=family)
@@ -174,7 +192,7 @@ def bench(
     res = "native res." if native else f"{resolution}px"
 
     def write(rows: list[dict], compared: bool = False) -> None:
-        columns = views.bench_columns(compared, any(r.get("error") for r in rows))
+        columns = views.bench_columns(compared, any(r.get("error") for r in rows), reference is not None)
         formats.emit(
             rows,
             columns,

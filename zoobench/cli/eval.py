@@ -85,7 +85,9 @@ def eval_cmd(
     crops: Annotated[int, typer.Option("--crops", help="1 (centre), 5 (corners + centre) or 10 (+ flips).")] = 1,
     resize: Annotated[
         str | None,
-        typer.Option("--resize", help="shorter: shorter side (the seed's); square: whole image. Default: the recipe's."),
+        typer.Option(
+            "--resize", help="shorter: shorter side (the seed's); square: whole image. Default: the recipe's."
+        ),
     ] = None,
     resolution: Annotated[
         int | None, typer.Option("--resolution", "-r", help="Crop size; the resize scales with it (299 in 342).")
@@ -106,7 +108,12 @@ def eval_cmd(
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", help="Images per batch (default: 64 crops' worth).")
     ] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Loader processes (default: cores).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", help="Loader processes (default: 0 on <= 2 cores, else a quarter of them; 8 on GPU)."
+        ),
+    ] = None,
     device: Annotated[str, typer.Option("--device", help="cpu or cuda[:N].")] = "cpu",
     dtype: Annotated[str, typer.Option("--dtype", help="fp32, bf16 or fp16 (autocast).")] = "fp32",
     decoder: Annotated[

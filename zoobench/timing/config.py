@@ -28,6 +28,7 @@ class BenchConfig:
     compile_backend: str = "inductor"
     tf32: bool = False
     seed: int = 0
+    reference: str | None = None  # a model measured alternately with each one: its latency relative to it
     policy: Policy = field(default_factory=Policy)
 
     def validate(self) -> None:

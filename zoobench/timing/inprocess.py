@@ -17,12 +17,13 @@ import torch
 
 from zoobench import complexity, environment
 from zoobench.errors import ZooError, first_line, guarded
-from zoobench.registry import ModelSpec
+from zoobench.registry import ModelSpec, get_spec
 from zoobench.timing import machine, memory
 from zoobench.timing.config import DEFAULT_CONFIG, DTYPES, BenchConfig
 from zoobench.timing.loop import Clock, Warmup, time_samples, warm_up
 from zoobench.timing.machine import LoadProbe, assess_load, default_threads, pinned_threads, probe_load
 from zoobench.timing.measurement import Measurement, SessionInfo, Setting, build
+from zoobench.timing.paired import alternate
 from zoobench.timing.rounds import Round
 from zoobench.timing.schedule import Outcome, interleave
 
@@ -128,8 +129,12 @@ class LocalSession:
         self.tracker = memory.Tracker(self.config.device)  # before the build: the peak is counted from here
         self.warm: Warmup | None = None
         self.spent = 0.0  # seconds of rounds so far (rewarm calls included)
+        self.ref_warm: Warmup | None = None
+        self.pairs = 0  # pairs timed with the reference so far (their order alternates across rounds too)
         with pinned_threads(self.threads) as self.pinned, _cuda_settings(self.config):
             self.work = prepare(entry.spec, self.config)
+            # --reference: the same settings, built after the model so the model's memory peak is its own
+            self.ref = prepare(get_spec(self.config.reference), self.config) if self.config.reference else None
             self.compile_s = self._compile() if self.config.compile else None
         self.weights = memory.weight_bytes(self.work.model)
 
@@ -151,28 +156,48 @@ class LocalSession:
             except RuntimeError as exc:  # torch's errors depend on the device and dtype: name them
                 raise ZooError(f"{name} failed on {c.device} ({c.dtype}): {first_line(exc)}") from exc
 
+    def _warm(self) -> None:
+        """The first round's warm-up (the reference's too), else a few untimed calls after the other models ran."""
+        work, policy = self.work, self.policy
+        if self.warm is None:
+            limit = policy.warmup_share * self.budget / (2 if self.ref else 1)
+            self.warm = warm_up(work.fn, clock=self.clock, sync=work.sync, policy=policy, limit=limit)
+            if self.ref is not None:
+                self.ref_warm = warm_up(self.ref.fn, clock=self.clock, sync=work.sync, policy=policy, limit=limit)
+            return
+        for _ in range(policy.rewarm_calls):
+            work.fn()
+            if self.ref is not None:
+                self.ref.fn()
+
+    def _warm_s(self) -> float:
+        return sum(w.end - w.start for w in (self.warm, self.ref_warm) if w is not None)
+
     def round(self) -> Round:
-        """One round: the warm-up first (in the first), else a few untimed calls; then timed samples for its slice."""
+        """One round: warm-up or rewarm, then timed samples (paired with the reference's) for its slice."""
         work, policy, clock = self.work, self.policy, self.clock
+        ratios = None
         with pinned_threads(self.threads), _cuda_settings(self.config), self._running():
             before, started = self.load_probe(), time.time()
-            if self.warm is None:
-                self.warm = warm_up(work.fn, clock=clock, sync=work.sync, policy=policy,
-                                    limit=policy.warmup_share * self.budget)  # fmt: skip
-            else:
-                for _ in range(policy.rewarm_calls):
-                    work.fn()
+            self._warm()
+            number = self.warm.calls_per_sample
             t0 = clock()
-            timed = self.budget - (self.warm.end - self.warm.start) - self.spent
-            until = t0 + max(0.0, timed) / max(1, self.rounds_left)
-            samples, _, end = time_samples(work.fn, self.warm.calls_per_sample, clock=clock, sync=work.sync,
-                                           until=until, max_samples=policy.max_runs)  # fmt: skip
+            until = t0 + max(0.0, self.budget - self._warm_s() - self.spent) / max(1, self.rounds_left)
+            if self.ref is None:
+                samples, _, end = time_samples(work.fn, number, clock=clock, sync=work.sync, until=until,
+                                               max_samples=policy.max_runs)  # fmt: skip
+            else:
+                ref, samples = alternate([self.ref.fn, work.fn], [self.ref_warm.calls_per_sample, number],
+                                         clock=clock, sync=work.sync, until=until, first=self.pairs)  # fmt: skip
+                ratios = [s / r for s, r in zip(samples, ref, strict=True)]
+                self.pairs += len(samples)
+                end = clock()
             after = self.load_probe()
         self.spent += end - t0
         self.rounds_left -= 1
         load = assess_load(before, after, self.pinned.threads, self.cores, self.config.device)
-        return Round(self.process, samples, self.warm.calls_per_sample, started, load.loadavg1, load.others_cores,
-                     load.own_cores, load.busy, load.warnings)  # fmt: skip
+        return Round(self.process, samples, number, started, load.loadavg1, load.others_cores, load.own_cores,
+                     load.busy, load.warnings, ratios)  # fmt: skip
 
     def close(self) -> SessionInfo:
         warm = self.warm
@@ -187,7 +212,7 @@ class LocalSession:
             warmup_settled=warm.settled if warm else True,
             warmup_limit_s=self.policy.warmup_share * self.budget,
             compile_s=self.compile_s,
-            elapsed_s=(warm.end - warm.start if warm else 0.0) + self.spent,
+            elapsed_s=self._warm_s() + self.spent,
             weight_bytes=self.weights,
             rss_peak_bytes=rss,
             rss_method=self.tracker.method,
@@ -198,7 +223,7 @@ class LocalSession:
         return info
 
     def abort(self) -> None:
-        self.work = None  # type: ignore[assignment]  # the model and its input go with the last reference
+        self.work = self.ref = None  # type: ignore[assignment]  # the models and inputs go with their last reference
 
 
 def measure_entries(

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from zoobench import environment
 from zoobench.errors import ZooError
 from zoobench.timing.loop import STOP_BUDGET, Policy
-from zoobench.timing.rounds import Round, combine
+from zoobench.timing.rounds import Round, combine, relative
 
 MODE = "latency"  # one query at a time (MLPerf's SingleStream); the mode is named in every result
 
@@ -92,6 +92,10 @@ class Measurement(Setting):
     between_processes_pct: float | None  # sd of log process medians, %
     within_round_pct: float  # robust sd of calls inside a round, % of its median
     rounds_disagree: bool
+    reference: str | None  # --reference: the model called alternately with this one, pair by pair
+    relative: float | None  # median over pairs of (this call / the reference's call): drift cancels within a pair
+    relative_ci_low: float | None  # its 95 % CI, from the spread between rounds
+    relative_ci_high: float | None
     warmup_calls: int
     warmup_s: float
     compile_s: float | None
@@ -179,6 +183,7 @@ def build(
         basis = f"{basis}; the peak is fp32's, the run used {dtype}"
     ms = 1e3
     samples = [s for r in rounds for s in r.samples]
+    rel = relative(rounds)
     return Measurement(
         **asdict(setting),
         mode=MODE,
@@ -214,6 +219,10 @@ def build(
         between_processes_pct=rs.between_processes_pct,
         within_round_pct=rs.within_round_pct,
         rounds_disagree=rs.disagree,
+        reference=config.reference if rel else None,  # type: ignore[attr-defined]
+        relative=rel[0] if rel else None,
+        relative_ci_low=rel[1] if rel else None,
+        relative_ci_high=rel[2] if rel else None,
         warmup_calls=sum(s.warmup_calls for s in sessions),
         warmup_s=sum(s.warmup_s for s in sessions),
         compile_s=first.compile_s,

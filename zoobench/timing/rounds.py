@@ -34,6 +34,7 @@ class Round:
     own_cores: float | None
     busy: bool
     warnings: list[str]
+    ratios: list[float] | None = None  # with a reference: this model's call / the reference's, per pair
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,6 +71,20 @@ def _disagree(rounds: Sequence[Round]) -> bool:
     """Some round's CI lies wholly above another's (rounds of one sample have no CI and are left out)."""
     cis = [ci_of_median(r.samples)[:2] for r in rounds if len(r.samples) >= 2]
     return len(cis) >= 2 and bool(max(lo for lo, _ in cis) > min(hi for _, hi in cis))
+
+
+def relative(rounds: Sequence[Round]) -> tuple[float, float, float, float] | None:
+    """With a reference: (median of every per-pair ratio, its 95 % CI low and high, relative half-width), the CI
+    from the spread between the rounds' median ratios (one round: order statistics over the pairs); else None."""
+    if not rounds or any(not r.ratios for r in rounds):
+        return None
+    ratios = [x for r in rounds for x in r.ratios or ()]
+    center = float(np.median(ratios))
+    if len(rounds) >= 2:
+        low, high, rel = between_ci([float(np.median(r.ratios)) for r in rounds], center)
+    else:
+        low, high, rel = ci_of_median(ratios)
+    return center, float(low), float(high), float(rel)
 
 
 def combine(rounds: Sequence[Round]) -> RoundStats:

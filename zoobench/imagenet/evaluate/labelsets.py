@@ -39,7 +39,7 @@ NAMES = {
     "a": "ImageNet-A",
     "r": "ImageNet-R",
 }
-_VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})\.[A-Za-z]+$")
+_VAL_NAME = re.compile(r"(?:^|/)ILSVRC2012_val_(\d{8})\.[A-Za-z]+$")
 _MAX_REAL_BYTES = 64 << 20  # timm's file is 0.4 MB
 
 

@@ -341,7 +341,11 @@ def evaluate_many(
     labelsets.parse(labels)
     if predictions is not None and len(models) != 1:
         raise ZooError(f"predictions must be left out with {len(models)} models: its file holds one model's answers")
-    todo = [_Model(name, spec, given, _config_for(spec, base, weights)) for given in models for name, spec in [_named(given)]]
+    todo = [
+        _Model(name, spec, given, _config_for(spec, base, weights))
+        for given in models
+        for name, spec in [_named(given)]
+    ]
     with joined(base.device_type) as d:
         shown = progress if d.rank == 0 else SILENT
 
@@ -431,7 +435,8 @@ def _result(m: _Model, folder: ImageFolderSet, data: str | Path, run: RunInfo, r
         times,
         info,
         replace(run, models_in_pass=m.pass_size),
-        _published(m.spec, m.weights),  # type: ignore[arg-type]
+        # Published figures are ImageNet-1k's: another label set has none to compare with.
+        _published(m.spec, m.weights) if folder.label_set == "imagenet" else Published(),  # type: ignore[arg-type]
         preds,
         skipped,
         folder.classes,
