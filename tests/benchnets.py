@@ -138,3 +138,20 @@ class _KilledOnRealTensors(_FailsOnRealTensors):
 
 def crash() -> nn.Module:
     return _KilledOnRealTensors()
+
+
+class _Chatty(nn.Module):
+    """Prints on every call, from Python and from C (fd 1): the worker's replies must survive it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = tiny()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        print("hello from forward")
+        os.write(1, b"hello from fd 1\n")
+        return self.body(x)
+
+
+def chatty() -> nn.Module:
+    return _Chatty()

@@ -104,3 +104,23 @@ def test_external_build_is_guarded_and_zoo_build_is_plain():
     assert isinstance(get_spec("tinymodels:unpadded").build(num_classes=3), nn.Module)
     with pytest.raises(TypeError):  # a zoo model's builder is ours: a bad argument is a bug, not user input
         get_spec("resnet18").build(bad=1)
+
+
+def test_every_published_figure_carries_its_protocol():
+    """Crops, test resolution and publisher: what makes a figure comparable with a 1-crop measurement or not."""
+    figures = {s.name: s.accuracy for s in registry.all_specs() if s.accuracy and (s.accuracy.top1 or s.accuracy.top5)}
+    for name, acc in figures.items():
+        assert acc.crops in (1, 10, None) and acc.kind in ("paper", "torchvision"), name
+        assert acc.resolution is None or acc.resolution >= 224, name
+    assert {n for n, a in figures.items() if a.crops == 10} == {f"resnet{d}" for d in (18, 34, 50, 101, 152)}
+    assert {n: (a.crops, a.resolution) for n, a in figures.items() if n in ("vgg11", "vgg16")} == {
+        "vgg11": (None, 256),  # single-scale dense evaluation at Q=256
+        "vgg16": (None, 384),
+    }
+    assert figures["vgg16_bn"].kind == "torchvision" and figures["efficientnet_b7"].resolution == 600
+    assert figures["preact_resnet152"].protocol == "1-crop 320 (paper)"
+    assert figures["resnet50"].protocol == "10-crop 224 (paper)"
+    # Comparable only 1-crop at the same test size; not stated is never comparable.
+    assert figures["efficientnet_b7"].comparable(600) and not figures["efficientnet_b7"].comparable(224)
+    assert not figures["resnet50"].comparable(224) and figures["densenet121"].comparable(224)
+    assert not figures["squeezenet1_0"].comparable(224)  # the paper states no test size

@@ -84,3 +84,25 @@ def test_doctor_command_and_bench_environment(capsys):
     assert doc["schema"] == "zoobench/doctor/1" and len(doc["rows"]) == 7
     assert set(doc["rows"][0]) == {"check", "value", "verdict", "fix"}
     assert environment.collect()["doctor"][0]["check"] == "cpufreq governor"
+
+
+def test_bench_warns_once_per_run_about_what_matters():
+    from zoobench.output import views
+
+    rows = [
+        {"check": "cpufreq governor", "value": "powersave", "verdict": "warn", "fix": "..."},
+        {"check": "transparent huge pages", "value": "madvise", "verdict": "ok", "fix": ""},
+    ]
+    assert views.doctor_warnings(rows) == [
+        "zoobench: warning: cpufreq governor: powersave: can skew these latencies (`zoobench doctor` says how to "
+        "fix it)"
+    ]
+
+
+def test_a_baseline_from_another_machine_is_named():
+    from zoobench.output import views
+
+    here = {"hostname": "a", "cpu": "EPYC", "cores": 2}
+    assert views.other_machine(here, dict(here)) is None and views.other_machine({}, here) is None
+    note = views.other_machine({**here, "hostname": "b"}, here)
+    assert note.startswith("the baseline was measured on another machine (hostname b") and "cannot separate" in note

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from clihelp import assert_one_line_error, run_cli
 
@@ -64,3 +65,25 @@ def test_unknown_reference_is_one_line(capsys):
     code, out, err = run_cli(capsys, "bench", "benchnets:tiny", *FAST, "--reference", "resnet51")
     assert_one_line_error(code, err)
     assert "did you mean resnet50" in err and out == ""
+
+
+def _ref_row(median: float, relative: float, spread: float, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    rel = list(relative * (1 + spread * rng.standard_normal(6)))
+    samples = list(median * (1 + 0.01 * rng.standard_normal(60)))
+    return {"model": "m", "threads": 1, "median_ms": float(np.median(samples)), "samples_ms": samples,
+            "round_medians_ms": [median] * 6, "reference": "resnet18", "relative": float(np.median(rel)),
+            "round_relatives": rel}  # fmt: skip
+
+
+def test_compare_against_the_same_reference_judges_the_relative_figure():
+    """The host ran 30 % slower in the second session, but the model kept its ratio to the reference: no change."""
+    base, now = _ref_row(10.0, 2.0, 0.003, 1), _ref_row(13.0, 2.0, 0.003, 2)
+    [result] = timing.compare([now], [base])
+    assert result["test"] == "Welch t on log round ratios to resnet18"
+    assert result["verdict"] == "not significant" and abs(result["change_pct"]) < 1
+    [slower] = timing.compare([_ref_row(10.0, 2.2, 0.003, 3)], [base])  # the ratio itself grew by 10 %
+    assert slower["verdict"] == "slower" and slower["change_pct"] == pytest.approx(10, abs=1)
+    other = {**_ref_row(13.0, 2.0, 0.003, 2), "reference": "mobilenet_v2"}
+    [absolute] = timing.compare([other], [base])  # different references: the absolute medians, between rounds
+    assert absolute["test"] == timing.TEST_ROUNDS and absolute["verdict"] == "slower"

@@ -174,3 +174,19 @@ def test_busy_rounds_make_the_measurement_busy_and_say_in_how_many():
               flops=100, isolation="in-process")  # fmt: skip
     assert m.busy and "machine busy: test (in 1 of 3 rounds)" in m.warnings
     assert m.round_sizes == [5, 5, 5] and len(m.samples_ms) == 15
+
+
+def test_an_isolated_model_that_prints_does_not_break_the_worker_protocol():
+    policy = Policy(max_time=0.1, rounds=2, processes=1)
+    m = timing.measure_isolated(registry.get_spec("benchnets:chatty"), BenchConfig(resolution=32, threads=1,
+                                policy=policy))  # fmt: skip
+    assert m.isolation == "subprocess" and m.rounds == 2 and m.median_ms > 0
+
+
+def test_rounds_and_schedule_import_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, zoobench.timing.rounds, zoobench.timing.schedule; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -5,7 +5,6 @@ zoo model built with the weight's builder arguments, strictly; both give the sam
 from __future__ import annotations
 
 import pytest
-import torch
 from equivalence import assert_same_outputs, on_meta, randomize
 from torch import nn
 

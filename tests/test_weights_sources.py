@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 from clihelp import assert_one_line_error, run_cli
-from evalfixtures import solid, write_classes
 
 from zoobench.errors import ZooError
 from zoobench.imagenet import evaluate as ev
@@ -181,7 +180,11 @@ def test_eval_config_follows_the_weights_recipe_and_records_overrides() -> None:
     cfg = _config_for(spec, EvalConfig(), "timm:a1_in1k")
     t = cfg.transform
     assert (t.crop_size, t.resize_size, t.interpolation, cfg.recipe_from, cfg.overrides) == (
-        224, 235, "bicubic", "weights", ()
+        224,
+        235,
+        "bicubic",
+        "weights",
+        (),
     )
     cfg = _config_for(spec, EvalConfig(resolution=288, interpolation="bilinear"), "timm:a1_in1k")
     assert (cfg.transform.crop_size, cfg.transform.resize_size, cfg.transform.interpolation) == (288, 302, "bilinear")
@@ -197,14 +200,41 @@ def test_eval_notes_print_the_recipe_and_what_changed_it() -> None:
     from zoobench.output.views import eval_notes
 
     row = {
-        "images": 3, "data": "val", "classes": 1000, "classes_source": "classes.json", "ci": "Wilson", "crops": 1,
-        "resize": "shorter side 235", "crop_size": 224, "resize_size": 235, "interpolation": "bicubic, antialias",
-        "decoder": "PIL", "average": "softmax", "weights": "timm:resnet50.a1_in1k", "weights_sha256": None,
-        "dataset_images": 3, "wall_s": 1.0, "device": "cpu", "dtype": "fp32", "batch_size": 64, "workers": 0,
-        "torch_threads": 1, "loader_plan": "", "decode_s": 0.1, "model_s": 0.1, "models_in_pass": 1,
-        "labels": "imagenet", "left_out": 0, "random_init": False, "top5_k": 5, "published_source": None,
-        "preprocess": "weights", "recipe": "timm pretrained_cfg of resnet50.a1_in1k", "recipe_overrides": "",
-        "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+        "images": 3,
+        "data": "val",
+        "classes": 1000,
+        "classes_source": "classes.json",
+        "ci": "Wilson",
+        "crops": 1,
+        "resize": "shorter side 235",
+        "crop_size": 224,
+        "resize_size": 235,
+        "interpolation": "bicubic, antialias",
+        "decoder": "PIL",
+        "average": "softmax",
+        "weights": "timm:resnet50.a1_in1k",
+        "weights_sha256": None,
+        "dataset_images": 3,
+        "wall_s": 1.0,
+        "device": "cpu",
+        "dtype": "fp32",
+        "batch_size": 64,
+        "workers": 0,
+        "torch_threads": 1,
+        "loader_plan": "",
+        "decode_s": 0.1,
+        "model_s": 0.1,
+        "models_in_pass": 1,
+        "labels": "imagenet",
+        "left_out": 0,
+        "random_init": False,
+        "top5_k": 5,
+        "published_source": None,
+        "preprocess": "weights",
+        "recipe": "timm pretrained_cfg of resnet50.a1_in1k",
+        "recipe_overrides": "",
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
     }
     note = next(n for n in eval_notes(row, []) if n.startswith("Preprocessing:"))
     assert "the weights' own, timm pretrained_cfg of resnet50.a1_in1k: 224 inside 235, bicubic" in note
@@ -235,3 +265,28 @@ def test_random_init_is_seeded_and_leaves_the_global_generator_alone() -> None:
     assert torch.equal(torch.random.get_rng_state(), before)
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert not torch.equal(first["classifier.1.weight"], other["classifier.1.weight"])
+
+
+def test_list_weights_shows_every_source_its_accuracy_and_recipe(capsys, monkeypatch) -> None:
+    code, out, err = run_cli(capsys, "list", "resnet50", "sqnxt23_w1", "--weights", "-f", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    rows = {r["weights"]: r for r in doc["rows"]}
+    v2 = rows["torchvision:IMAGENET1K_V2"]
+    assert (v2["model"], v2["top1"], v2["protocol"], v2["recipe"]) == (
+        "resnet50",
+        80.858,
+        "1-crop 224 (torchvision)",
+        "224/232 bilinear",
+    )
+    assert (
+        rows["timm:resnet50.a1_in1k"]["recipe"] == "224/235 bicubic" and rows["timm:resnet50.a1_in1k"]["top1"] is None
+    )
+    assert rows["pytorchcv:sqnxt23_w1"]["top5"] == 80.94 and rows["pytorchcv:sqnxt23_w1"]["mapping"] == "order"
+    assert {r["source"] for r in doc["rows"]} == {"torchvision", "timm", "pytorchcv"}
+
+    monkeypatch.setitem(sys.modules, "timm", None)  # a library missing: the others are listed, and a note says so
+    code, out, err = run_cli(capsys, "list", "resnet50", "--weights", "-f", "json")
+    doc = json.loads(out)
+    assert code == 0 and {r["source"] for r in doc["rows"]} == {"torchvision"}
+    assert any("Not listed" in n and "zoobench[weights]" in n for n in doc["notes"])

@@ -127,6 +127,12 @@ def shape_text(shape: tuple | None) -> str:
 # --- one model's work (module-level functions: the pool sends them to its workers by name) ------------------------
 
 
+def published_1crop(rows: list[dict]) -> list[dict]:
+    """`--published 1crop`: the rows with top-1/top-5 left blank where the published figure is not 1-crop at the
+    row's resolution (10-crop, dense, another test size), so every figure shown is comparable."""
+    return [r if r.get("accuracy_comparable", True) is not False else {**r, "top1": None, "top5": None} for r in rows]
+
+
 def count_row(spec: ModelSpec, resolution: int | None, compare_seed: bool = False, batch: int = 1) -> dict:
     """The counted figures of one model (never timed): raises ZooError when the model cannot be counted."""
     return _count(spec, resolution, batch, compare_seed)[0]
@@ -153,6 +159,10 @@ def _count(spec: ModelSpec, resolution: int | None, batch: int, compare_seed: bo
         "weight_bytes": c.weight_bytes,
         "activation_bytes": c.activation_bytes,
         "peak_activation_bytes": c.peak_activation_bytes,
+        # the published figure's protocol (appended last, like the memory fields): '10-crop 224 (paper)', and
+        # whether it is 1-crop at this row's resolution, i.e. comparable with a 1-crop measurement here
+        "accuracy_protocol": acc.protocol if acc else None,
+        "accuracy_comparable": acc.comparable(c.resolution) if acc else None,
     }
     if compare_seed:
         row.update(seed_comparison(spec, c))

@@ -59,7 +59,7 @@ def describe(m: timing.Measurement) -> str:
     )
 
 
-@app.command()
+@app.command()  # long: one parameter per option, then options -> one library call -> emit
 def bench(
     models: Models = None,
     all_models: AllModels = False,
@@ -88,7 +88,9 @@ def bench(
     max_time: Annotated[
         float,
         typer.Option(
-            "--max-time", help="Budget per model in seconds (warm-up + runs); stops earlier once the CI is within ±1%."
+            "--max-time",
+            help="Budget per model in seconds (warm-up + rounds, all processes); stops earlier once the "
+            "between-rounds CI is within ±1%.",
         ),
     ] = 6.0,
     rounds: Annotated[
@@ -123,7 +125,7 @@ def bench(
         typer.Option(
             "--compare",
             help="Baseline JSON from `zoobench bench -f json`: faster / slower / not significant per model "
-            "(two-sided Mann-Whitney U on the per-run samples, p < 0.05).",
+            "(two-sided Welch t on log round medians, p < 0.05; no verdict when either side was busy).",
         ),
     ] = None,
     tolerance: Annotated[
@@ -223,7 +225,11 @@ def bench(
             row.update({k: v for k, v in verdict.items() if k not in row})
             if verdict["setting_changes"]:
                 note(f"{row['model']} vs its baseline: {', '.join(verdict['setting_changes'])}")
+        if other := views.other_machine(timing.baseline_environment(compare_to), env):
+            note(other)
     write(rows, compared=baseline is not None)
+    for warning in views.doctor_warnings(env.get("doctor", [])):  # once per run, after the measurements
+        print(warning, file=sys.stderr, flush=True)
     _report(rows, results, tolerance, len(specs) * len(counts or [1]))
 
 

@@ -19,7 +19,9 @@ def list_cmd(
     year: Annotated[int | None, typer.Option("--year", help="Only models from this year.")] = None,
     weights: Annotated[
         bool,
-        typer.Option("--weights", help="Every released weight (torchvision, timm, pytorchcv), accuracy, preprocessing."),
+        typer.Option(
+            "--weights", help="Every released weight (torchvision, timm, pytorchcv), accuracy, preprocessing."
+        ),
     ] = False,
     fmt: Format = None,
     output: Output = None,

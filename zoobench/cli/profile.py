@@ -51,6 +51,10 @@ def profile(
     no_time: Annotated[
         bool, typer.Option("--no-time", help="Skip the quick latency measurement that fills Time_cast.")
     ] = False,
+    published: Annotated[
+        str,
+        typer.Option("--published", help="all (default) or 1crop: only published figures 1-crop at this resolution."),
+    ] = "all",
     fmt: ProfileFormat = None,
     output: Output = None,
 ) -> None:
@@ -64,6 +68,8 @@ def profile(
 
     extra = tuple(g for c in columns or () for g in c.split(",") if g)
     _check_options(compare, depth, extra, layers, ops, fmt)
+    if published not in ("all", "1crop"):
+        raise ZooError(f"--published takes 'all' or '1crop', not {published!r}")
     timm = fmt == TIMM_CSV
     fmt = "csv" if timm else fmt
     form = formats.preflight(fmt, output)  # a bad format or path fails before any work, not after
@@ -80,9 +86,12 @@ def profile(
     notes = views.profile_footnotes(
         res, compared, views.time_cast_note(result.time_cast), batch=batch, uncounted=result.uncounted
     )
+    rows = result.rows if published == "all" else profiling.published_1crop(result.rows)
+    if published == "1crop":
+        notes += views.protocol_notes(marked=[], left_out=True)
     cols = views.profile_columns(compared, native, extra=extra)
     formats.emit(
-        views.timm_rows(result.rows) if timm else result.rows,
+        views.timm_rows(rows) if timm else rows,
         cols,
         fmt=fmt,
         output=output,

@@ -38,6 +38,13 @@ def report_cmd(
             "Default: the setting that covers the most models, then the most threads.",
         ),
     ] = None,
+    published: Annotated[
+        str,
+        typer.Option(
+            "--published",
+            help="all: every published figure (‡: not 1-crop at the table's resolution); 1crop: only comparable ones.",
+        ),
+    ] = "all",
     fmt: Format = None,
     output: Output = None,
 ) -> None:
@@ -52,7 +59,13 @@ def report_cmd(
     # Every output path is checked before any file is read: bad input fails before anything is touched.
     reporting.check_targets(fmt, output, html_file, out_dir)
     report = reporting.build(
-        paths or [], model or [], threads, plots=out_dir is not None, html=html_file is not None, outputs=[output]
+        paths or [],
+        model or [],
+        threads,
+        plots=out_dir is not None,
+        html=html_file is not None,
+        outputs=[output],
+        published=published,
     )
     found = report.results
     for text in found.warnings():

@@ -212,7 +212,9 @@ _NO_TABLE = Accuracy(None, None, "paper reports the non-compact DLAs' ImageNet e
 
 def _compact(top1_err: float, top5_err: float) -> Accuracy:
     return Accuracy(
-        round(100 - top1_err, 2), round(100 - top5_err, 2), "paper, compact-model table (top-1/top-5 error), 224 crop",
+        round(100 - top1_err, 2),
+        round(100 - top5_err, 2),
+        "paper, compact-model table (top-1/top-5 error), 224 crop",
         1,
         224,
     )

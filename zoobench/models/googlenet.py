@@ -281,7 +281,9 @@ class BNInception(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-V1_PAPER_ACCURACY = Accuracy(None, 89.93, "paper Table 3, 1 model 1 crop 224 (top-5 error 10.07%; no top-1 given)", 1, 224)
+V1_PAPER_ACCURACY = Accuracy(
+    None, 89.93, "paper Table 3, 1 model 1 crop 224 (top-5 error 10.07%; no top-1 given)", 1, 224
+)
 # Going Deeper has no BN variant; the Inception authors' later paper reports "BN-GoogLeNet".
 BN_GOOGLENET_ACCURACY = Accuracy(73.2, None, "1512.00567 Table 3, BN-GoogLeNet, 1-crop (top-1 error 26.8%)", 1, 224)
 MODELS = [

@@ -79,7 +79,9 @@ class PeleeNet(nn.Module):
 
 
 MODELS = [
-    variant("peleenet", "PeleeNet", Accuracy(72.6, 90.6, "paper, ImageNet ILSVRC 2012 results table, 1-crop 224", 1, 224)),
+    variant(
+        "peleenet", "PeleeNet", Accuracy(72.6, 90.6, "paper, ImageNet ILSVRC 2012 results table, 1-crop 224", 1, 224)
+    ),
     # The seed's PeleeNet (4,519,880 params): a 224-channel stem instead of 32, which widens every later layer by 192
     # channels.
     variant("peleenet_stem224", stem_channels=224),

@@ -9,6 +9,22 @@ from typing import TYPE_CHECKING
 
 from zoobench.output.columns import Column, integer, num, signed, text
 from zoobench.output.progress import line
+from zoobench.output.views_bench import (  # noqa: F401 (bench/doctor specs, reachable as views.<name>)
+    _BENCH_KEY,
+    _BUSY,
+    BENCH_COLUMNS,
+    BENCH_COMPARE_COLUMNS,
+    BENCH_ERROR,
+    BENCH_RELATIVE,
+    DOCTOR_COLUMNS,
+    DOCTOR_NOTES,
+    PAIRED_COLUMNS,
+    bench_columns,
+    bench_notes,
+    doctor_warnings,
+    other_machine,
+    paired_notes,
+)
 from zoobench.output.views_eval import (  # noqa: F401 (eval's specs, reachable as views.<name> like every other)
     EVAL_COLUMNS,
     accuracy_recipes,
@@ -20,7 +36,6 @@ from zoobench.output.views_eval import (  # noqa: F401 (eval's specs, reachable 
 )
 
 if TYPE_CHECKING:
-    from zoobench import timing
     from zoobench.profiling import TimeCast
 
 # --- the seed's Markdown layout ----------------------------------------------------------------------------------
@@ -268,124 +283,13 @@ CHECK_COLUMNS = [
 # --- eval: zoobench/output/views_eval.py (imported above: views.EVAL_COLUMNS and the rest work as before) ---
 
 
-# --- bench --------------------------------------------------------------------------------------------------------
-
-_BENCH_KEY = [Column("model", "Model", text), Column("threads", "Threads", text)]
-_BUSY = Column("busy", "Busy", lambda v: "yes" if v else "")
-BENCH_COLUMNS = [
-    *_BENCH_KEY,
-    Column("median_ms", "Median/ms", num(3)),
-    Column("ci_pct", "CI95 ±% (rounds)", num(1)),
-    Column("p10_ms", "p10/ms (best case)", num(3)),
-    *(Column(f"{k}_ms", f"{k}/ms", num(3)) for k in ("p90", "p99")),
-    Column("max_ms", "Max/ms", num(3)),
-    Column("rounds", "Rounds", integer),
-    Column("between_rounds_pct", "Between rounds %", num(1)),
-    Column("images_per_s", "Images/s", num(1)),
-    Column("gflops_per_s", "GFLOP/s", num(1)),
-    Column("peak_share", "fp32 peak %", num(1, 0.01)),
-    Column("rss_peak_bytes", "Peak RSS/MB", num(1, 1e6)),
-    Column("stop", "Stop", text),
-    _BUSY,
-]
-BENCH_COMPARE_COLUMNS = [
-    *_BENCH_KEY,
-    Column("base_median_ms", "Baseline/ms", num(3)),
-    Column("median_ms", "Now/ms", num(3)),
-    Column("change_pct", "Change %", signed(1)),
-    Column("p_value", "p (two-sided)", lambda v: "" if v is None else f"{v:.2g}"),
-    Column("test", "Test", text),
-    Column("verdict", "Verdict", text),
-    _BUSY,
-]
-BENCH_ERROR = Column("error", "Error", text)  # a model that failed: its row has this instead of figures
-PAIRED_COLUMNS = [
-    Column("model", "Model (B)", text),
-    Column("reference", "Against (A)", text),
-    Column("ratio", "Ratio B/A (median of pairs)", num(4)),
-    Column("ci_low", "CI95 low", num(4)),
-    Column("ci_high", "CI95 high", num(4)),
-    Column("pairs", "Pairs", integer),
-    Column("median_ms", "B median/ms", num(3)),
-    Column("reference_median_ms", "A median/ms", num(3)),
-    _BUSY,
-]
-BENCH_RELATIVE = [
-    Column("relative", "x reference (median of pairs)", num(4)),
-    Column("relative_ci_low", "x ref. CI95 low", num(4)),
-    Column("relative_ci_high", "x ref. CI95 high", num(4)),
-]
-
-
-def bench_columns(compare: bool, failed: bool, reference: bool = False) -> list[Column]:
-    """The bench table, with the A/B columns under --compare, the relative ones with --reference, and an Error
-    column only when some model failed."""
-    columns = list(BENCH_COMPARE_COLUMNS if compare else BENCH_COLUMNS)
-    if reference and not compare:
-        columns[4:4] = BENCH_RELATIVE  # beside the absolute median and its CI
-    return [*columns, BENCH_ERROR] if failed else columns
-
-
-def bench_notes(config: timing.BenchConfig, policy: timing.Policy) -> list[str]:
-    res = "each model's native resolution" if config.resolution is None else f"{config.resolution}x{config.resolution}"
-    return [
-        f"Latency of one forward pass (mode: latency, one call at a time): batch {config.batch}, {res}, "
-        f"{config.dtype}, {config.device}, eval mode under torch.inference_mode, fixed-seed input; warm-up excluded "
-        "(docs/methodology.md).",
-        f"Median/ms: of every timed call in {policy.rounds} rounds spread over --max-time {policy.max_time:g} s, in "
-        f"{policy.processes} fresh process(es), the rounds of all models interleaved. Each call is timed alone "
-        "(calls_per_run 1) unless it is shorter than the clock can time well, then in blocks.",
-        "CI95 ±% (rounds): half-width of the 95% CI of the median, % of it, from the spread between round medians "
-        "(Student t on their logs): it covers the machine's drift across this run's rounds and processes, not "
-        "a later run's conditions. calls_ci_pct in CSV/JSON is the call-level CI one process alone would state.",
-        f"Stop = ci: that CI reached ±{100 * policy.rel_ci:g}% (from {policy.min_rounds} rounds in two processes); "
-        "Stop = max_time: every round ran. Between rounds %: sd of the log round medians (drift); "
-        "within_round_pct and between_processes_pct in CSV/JSON complete the split.",
-        "p10/ms (best case): the 10th percentile of single calls, a robust best case that moves least on a noisy "
-        "host; p90/p99/Max: of single calls.",
-        "GFLOP/s: 2 x MACs per image x images/s. fp32 peak %: of cores x clock x FMA width from /proc/cpuinfo "
-        "(assumptions in each row's peak_basis; an upper-bound peak, so the share is a lower bound).",
-        "Peak RSS/MB: the measuring process's peak resident memory above its state before the model was built "
-        "(rss_method says how; max over processes); weight_bytes and cuda_peak_bytes in CSV/JSON.",
-    ] + (
-        [
-            f"x reference: each model's latency relative to {config.reference}, called alternately with it pair by "
-            "pair in the same process (the median of the per-pair ratios; its 95% CI from the spread between "
-            "rounds): the host's drift cancels within a pair, so this figure stays put across runs. The reference "
-            "shares the budget, so each model gets about half the calls."
-        ]
-        if config.reference
-        else []
-    )
-
-
-def paired_notes(config: timing.BenchConfig, policy: timing.Policy, reference: str) -> list[str]:
-    return [
-        f"--paired: every model called alternately with {reference} (A) in one process, call by call (ABBA order), "
-        f"batch {config.batch}, {config.dtype}, {config.device}; warm-up excluded.",
-        "Ratio B/A: median over pairs of (B's call time / A's call time in the same pair): drift of the machine "
-        f"cancels within a pair. CI95: from the spread between the ratios of {policy.rounds} rounds (Student t on "
-        "their logs), covering drift of the ratio over the run.",
-    ]
-
-
-# --- doctor -------------------------------------------------------------------------------------------------------
-
-DOCTOR_COLUMNS = [
-    Column("check", "Check", text),
-    Column("value", "Value", text),
-    Column("verdict", "Verdict", text),
-    Column("fix", "Fix", text),
-]
-DOCTOR_NOTES = [
-    "Verdict ok: no skew expected; warn: latencies can be skewed or vary from run to run (the fix says how to "
-    "change it; fixes that write to /sys need root and last until reboot); info: recorded with every bench result.",
-]
+# --- bench and doctor: zoobench/output/views_bench.py (imported above) ---
 
 
 # --- report -------------------------------------------------------------------------------------------------------
 
 PAPER = "†"  # marks a published (paper) accuracy in the report's table
+NOT_1CROP = "‡"  # marks a published figure that is not 1-crop at the table's resolution (10-crop, dense, 600 px)
 TABLE_COLUMNS = [
     *SEED_COLUMNS[:5],
     Column("top1_text", SEED_COLUMNS[5].header, text),
@@ -454,6 +358,23 @@ def report_footnotes(
     if ignored:
         notes.append(f"Eval results not shown as ImageNet accuracy: {', '.join(ignored)}.")
     return notes
+
+
+def protocol_notes(*, marked: list[str], left_out: bool) -> list[str]:
+    """What ‡ means and which figures carry it; or, with --published 1crop, that the others were left out."""
+    if left_out:
+        return [
+            "--published 1crop: only published figures measured 1-crop at the table's resolution are shown; "
+            "10-crop, dense, multi-scale and other-resolution figures are left blank."
+        ]
+    if not marked:
+        return []
+    shown = ", ".join(marked[:8]) + (f" and {len(marked) - 8} more" if len(marked) > 8 else "")
+    return [
+        f"{NOT_1CROP}: a published figure not measured 1-crop at the table's resolution (10-crop, dense evaluation, "
+        f"another test size, or not stated), so not comparable with a 1-crop measurement: {shown}. "
+        "`zoobench list --weights` and profile's CSV name each figure's protocol; --published 1crop leaves them out."
+    ]
 
 
 # --- prepare-imagenet ---------------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ def build(
     plots: bool = False,
     html: bool = False,
     outputs: Iterable[Path | None] = (),
+    published: str = "all",
 ) -> Report:
     """Read and merge the results, make the table, and (when asked) the plots and the HTML page, all in memory.
     An output among `outputs` that is one of the result files read is refused: a report never overwrites its data."""
@@ -64,7 +65,7 @@ def build(
     for out in outputs:
         if out is not None and Path(out).resolve() in inputs:
             raise ZooError(f"output {str(out)!r} is one of the result files read; write the report elsewhere")
-    rows, notes = table.table(found)
+    rows, notes = table.table(found, published)  # published: "all" or "1crop" (table.PUBLISHED)
     report = Report(found, rows, notes)
     if plots or html:
         from zoobench.reporting import plots as plotting

@@ -1,6 +1,7 @@
-"""The latency engine: warm-up, calibrated blocks, adaptive stop, statistics, threads, devices. No formatting.
+"""The latency engine: rounds across time and processes, single timed calls, the between-rounds CI and the stop on
+it, paired ratios, memory, threads, devices. No formatting.
 
-Modules, each usable alone (`loop` and `stats` import no torch):
+Modules, each usable alone (`loop`, `stats`, `rounds` and `schedule` import no torch):
 - `loop`: `time_callable(fn, clock=..., sync=...)`, the measuring loop on any callable, and its `Policy`;
 - `stats`: the CI of the median (over calls, and between rounds) and the summary statistics;
 - `rounds`: one round's samples and load (`Round`), and how rounds combine into the headline and its honest CI;
@@ -39,7 +40,8 @@ _NAMES = {
     "paired": ("PairTiming", "PairedRow", "Ratio", "alternate", "bench_paired", "ratio_of", "time_pairs"),
     "worker": ("RemoteSession", "measure_isolated", "remote_opener"),
     "run": ("Failure", "Result", "bench", "failed_models", "load_previous", "measure", "merge_rows"),
-    "baseline": ("COMPARED_SETTINGS", "check_tolerance", "compare", "load_baseline", "read_result"),
+    "baseline": ("COMPARED_SETTINGS", "TEST_ROUNDS", "TEST_SAMPLES", "baseline_environment", "check_tolerance",
+                 "compare", "load_baseline", "read_result"),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _NAMES.items() for name in names}
 

@@ -76,6 +76,12 @@ def load_baseline(path: Path) -> list[dict]:
     return ok
 
 
+def baseline_environment(path: Path) -> dict:
+    """The environment a baseline file records ({} when it has none)."""
+    env = read_result(path, f"baseline {str(path)!r}").get("environment")
+    return env if isinstance(env, dict) else {}
+
+
 def check_tolerance(tolerance: float) -> None:
     if not tolerance >= 0:
         raise ZooError(f"tolerance must be a non-negative fraction such as 0.05, got {tolerance}")
@@ -89,33 +95,51 @@ def _match(row: dict, baseline: Sequence[dict]) -> dict | None:
     return same_model[0] if len(same_model) == 1 else None
 
 
-def _rounds(row: dict) -> list[float] | None:
-    """A row's round medians (issue 16 rows), when it has at least two positive ones."""
-    medians = row.get("round_medians_ms")
+def _rounds(row: dict, key: str = "round_medians_ms") -> list[float] | None:
+    """A row's round medians (issue 16 rows), or its rounds' ratios to a reference, when it has two positive ones."""
+    medians = row.get(key)
     ok = isinstance(medians, list) and len(medians) >= 2
     return [float(m) for m in medians] if ok and all(isinstance(m, int | float) and m > 0 for m in medians) else None
+
+
+def _welch(a: list[float], b: list[float]) -> float:
+    from scipy.stats import ttest_ind  # scipy takes a second to import: only when comparing
+
+    if np.ptp(np.log(a)) == 0 and np.ptp(np.log(b)) == 0:  # no spread at all: t is undefined
+        return 1.0 if a[0] == b[0] else 0.0
+    return float(ttest_ind(np.log(a), np.log(b), equal_var=False).pvalue)
+
+
+def _relatives(base: dict, row: dict) -> tuple[list[float], list[float]] | None:
+    """Both rows' round ratios to the same --reference, when both have them."""
+    if not base.get("reference") or base.get("reference") != row.get("reference"):
+        return None
+    a, b = _rounds(base, "round_relatives"), _rounds(row, "round_relatives")
+    return (a, b) if a is not None and b is not None else None
 
 
 def _p_value(base: dict, row: dict) -> tuple[float, str]:
     """Welch's t on the log round medians when both rows have rounds (the honest unit: calls of one round share
     its conditions), else Mann-Whitney U on the per-run samples (rows from before rounds)."""
-    from scipy.stats import mannwhitneyu, ttest_ind  # scipy takes a second to import: only when comparing
+    from scipy.stats import mannwhitneyu  # scipy takes a second to import: only when comparing
 
     a, b = _rounds(base), _rounds(row)
     if a is not None and b is not None:
-        if np.ptp(np.log(a)) == 0 and np.ptp(np.log(b)) == 0:  # no spread at all: t is undefined
-            return (1.0 if a[0] == b[0] else 0.0), TEST_ROUNDS
-        return float(ttest_ind(np.log(a), np.log(b), equal_var=False).pvalue), TEST_ROUNDS
+        return _welch(a, b), TEST_ROUNDS
     xs, ys = np.asarray(base["samples_ms"], float), np.asarray(row["samples_ms"], float)
     return float(mannwhitneyu(xs, ys, alternative="two-sided").pvalue), TEST_SAMPLES
 
 
 def _verdict(row: dict, base: dict, tolerance: float, alpha: float) -> dict:
     base_med, new_med = float(np.median(base["samples_ms"])), float(np.median(row["samples_ms"]))
+    was, now = base_med, new_med  # what the verdict compares
     p, test = _p_value(base, row)
-    change = new_med / base_med - 1
-    verdict = "faster" if new_med < base_med else "slower"
-    if p >= alpha or new_med == base_med:
+    if (both := _relatives(base, row)) is not None:  # drift-compensated: the latencies relative to one reference
+        was, now = float(base["relative"]), float(row["relative"])
+        p, test = _welch(*both), f"Welch t on log round ratios to {row['reference']}"
+    change = now / was - 1
+    verdict = "faster" if now < was else "slower"
+    if p >= alpha or now == was:
         verdict = "not significant"
     busy = [side for side, r in (("baseline", base), ("now", row)) if r.get("busy")]
     if busy:  # a change measured on a busy machine cannot be told from the load: no verdict, never a failure
@@ -135,7 +159,8 @@ def _verdict(row: dict, base: dict, tolerance: float, alpha: float) -> dict:
 
 def compare(rows: Sequence[dict], baseline: Sequence[dict], tolerance: float = 0.05, alpha: float = 0.05) -> list[dict]:
     """Per model: medians, relative change, a two-sided p-value (`_p_value`: between rounds, or between samples for
-    rows without rounds) and a verdict.
+    rows without rounds) and a verdict. When both rows were measured against the same --reference, the change and
+    the test are of the latency relative to it (drift of the host cancels out of it).
 
     faster / slower when p < alpha, else "not significant"; "not judged" when either side was measured on a busy
     machine (a change cannot be told from the load); `fails` when significantly slower by more than tolerance.

@@ -21,7 +21,7 @@ from zoobench.registry import ModelSpec, get_spec
 from zoobench.timing import machine, memory
 from zoobench.timing.config import DEFAULT_CONFIG, DTYPES, BenchConfig
 from zoobench.timing.loop import Clock, Warmup, time_samples, warm_up
-from zoobench.timing.machine import LoadProbe, assess_load, default_threads, pinned_threads, probe_load
+from zoobench.timing.machine import LoadProbe, assess_load, default_threads, pinned_threads
 from zoobench.timing.measurement import Measurement, SessionInfo, Setting, build
 from zoobench.timing.paired import alternate
 from zoobench.timing.rounds import Round
@@ -280,7 +280,7 @@ def measure_model(
     config: BenchConfig = DEFAULT_CONFIG,
     *,
     clock: Clock = time.perf_counter,
-    load_probe: LoadProbe = probe_load,
+    load_probe: LoadProbe | None = None,
     isolation: str = "in-process",
     flops: int | None = None,
 ) -> Measurement:

@@ -11,6 +11,8 @@ import math
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
+
 from zoobench import environment
 from zoobench.errors import ZooError
 from zoobench.timing.loop import STOP_BUDGET, Policy
@@ -96,6 +98,7 @@ class Measurement(Setting):
     relative: float | None  # median over pairs of (this call / the reference's call): drift cancels within a pair
     relative_ci_low: float | None  # its 95 % CI, from the spread between rounds
     relative_ci_high: float | None
+    round_relatives: list[float] | None  # each round's median ratio: what --compare tests between two runs
     warmup_calls: int
     warmup_s: float
     compile_s: float | None
@@ -154,7 +157,9 @@ def build(
     flops: int,
     isolation: str,
 ) -> Measurement:
-    """Statistics, rates, peak share, memory and warnings of one entry's rounds, as a Measurement (times in ms)."""
+    """Statistics, rates, peak share, memory and warnings of one entry's rounds, as a Measurement (times in ms).
+
+    Long because it names every field of Measurement once; the logic is in rounds.combine and the helpers above."""
     policy: Policy = config.policy  # type: ignore[attr-defined]
     rs = combine(rounds)
     stats, first = rs.stats, sessions[0]
@@ -223,6 +228,7 @@ def build(
         relative=rel[0] if rel else None,
         relative_ci_low=rel[1] if rel else None,
         relative_ci_high=rel[2] if rel else None,
+        round_relatives=[float(np.median(r.ratios)) for r in rounds if r.ratios] if rel else None,
         warmup_calls=sum(s.warmup_calls for s in sessions),
         warmup_s=sum(s.warmup_s for s in sessions),
         compile_s=first.compile_s,

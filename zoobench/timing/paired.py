@@ -18,9 +18,10 @@ import numpy as np
 from zoobench.errors import ZooError, describe
 from zoobench.output.progress import SILENT, Progress
 from zoobench.registry import ModelSpec
+from zoobench.timing import machine
 from zoobench.timing.config import DEFAULT_CONFIG, BenchConfig
 from zoobench.timing.loop import Clock, Policy, warm_up
-from zoobench.timing.machine import LoadProbe, assess_load, default_threads, probe_load
+from zoobench.timing.machine import LoadProbe, assess_load, default_threads
 from zoobench.timing.stats import between_ci, ci_of_median
 
 
@@ -159,7 +160,7 @@ def bench_paired(
     config: BenchConfig = DEFAULT_CONFIG,
     *,
     clock: Clock = time.perf_counter,
-    load_probe: LoadProbe = probe_load,
+    load_probe: LoadProbe | None = None,
     progress: Progress = SILENT,
 ) -> list[PairedRow]:
     """Every model after the first against the first, called alternately in this process (pinned threads)."""
@@ -171,6 +172,7 @@ def bench_paired(
         raise ZooError("paired needs at least two models: the first is the reference (A), the others are B")
     config.validate()
     config = replace(config, threads=config.threads or default_threads())
+    load_probe = load_probe or machine.probe_load  # looked up now: tests replace the machine's probe
     cores = environment.usable_cores()
     task = progress.task("bench --paired", total=None)
     with pinned_threads(config.threads) as pinned, _cuda_settings(config):

@@ -119,9 +119,9 @@ def _run_group(
                     except ZooError as exc:
                         finish(i, error=exc)
                         continue
-                    last = process == len(split) - 1 and k == count - 1
-                    if _reached(out.rounds, policy) or last:
-                        finish(i, STOP_CI if _reached(out.rounds, policy) else STOP_BUDGET)
+                    reached = _reached(out.rounds, policy)
+                    if reached or (process == len(split) - 1 and k == count - 1):
+                        finish(i, STOP_CI if reached else STOP_BUDGET)
             for i in list(live):  # the wave is over: its sessions close, the next wave opens fresh ones
                 try:
                     outcomes[i].sessions.append(live.pop(i).close())

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import replace
 
 from zoobench.errors import ZooError, first_line
 from zoobench.output.progress import line
@@ -139,12 +138,16 @@ def measure_isolated(
 
 def main() -> None:
     """`python -m zoobench.timing`: a job line, then "round" / "close" commands, each answered with a JSON line."""
-    out = sys.stdout
-    sys.stdout = sys.stderr  # anything the user's model prints must not break the protocol
+    # The protocol gets a private copy of stdout; fd 1 itself (Python's prints and C libraries' alike) goes to
+    # stderr, so nothing the user's model or a library prints can break a reply line.
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     try:
         job = json.loads(sys.stdin.readline())
         config = BenchConfig.from_dict(job["config"])
-        entry = Entry(get_spec(job["model"]), replace(config), job["flops"])
+        entry = Entry(get_spec(job["model"]), config, job["flops"])
         session = LocalSession(entry, job["rounds"], job["budget"], process=job["process"])
         for text in sys.stdin:
             command = json.loads(text)["cmd"]

@@ -8,4 +8,15 @@ library (torchvision, timm, pytorchcv), each with a `SOURCE`.
 from zoobench.weights.recipe import SEED, Preprocessing
 from zoobench.weights.sources import KINDS, OFFLINE_ENV, Choice, Weight, available, best, resolve, source
 
-__all__ = ["KINDS", "OFFLINE_ENV", "SEED", "Choice", "Preprocessing", "Weight", "available", "best", "resolve", "source"]
+__all__ = [
+    "KINDS",
+    "OFFLINE_ENV",
+    "SEED",
+    "Choice",
+    "Preprocessing",
+    "Weight",
+    "available",
+    "best",
+    "resolve",
+    "source",
+]

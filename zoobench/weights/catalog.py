@@ -10,9 +10,17 @@ from zoobench.weights.recipe import IMAGENET_MEAN, IMAGENET_STD
 from zoobench.weights.sources import KINDS, Weight, source
 
 
+def _rgb(values: tuple[float, ...]) -> str:
+    """'0.5' for (0.5, 0.5, 0.5); '(0.4824, 0.4588, 0.4078)' otherwise: the table's short form (CSV/JSON: exact)."""
+    cells = [f"{v:.4g}" for v in values]
+    return cells[0] if len(set(cells)) == 1 else f"({', '.join(cells)})"
+
+
 def _row(w: Weight) -> dict:
     r, p = w.recipe, w.published
-    normalisation = "imagenet" if (r.mean, r.std) == (IMAGENET_MEAN, IMAGENET_STD) else f"{r.mean} / {r.std}"
+    normalisation = (
+        "imagenet" if (r.mean, r.std) == (IMAGENET_MEAN, IMAGENET_STD) else f"{_rgb(r.mean)} / {_rgb(r.std)}"
+    )
     return {
         "model": w.model,
         "source": w.kind,

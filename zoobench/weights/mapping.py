@@ -13,6 +13,7 @@ import torch
 from zoobench.errors import ZooError
 
 BY_KEY, IN_ORDER = "key", "order"
+FLATTEN = "order, conv as linear"  # in order; a (out, in, k, k) conv head lands flattened on a linear layer
 
 
 def _some(items: list[str], n: int = 5) -> str:
@@ -29,7 +30,11 @@ def by_key(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor], what
     """`state` as it is, when its keys and shapes are exactly the target's."""
     missing = [k for k in target if k not in state]
     unexpected = [k for k in state if k not in target]
-    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in target.items() if k in state and state[k].shape != v.shape]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in target.items()
+        if k in state and state[k].shape != v.shape
+    ]
     if missing or unexpected or shapes:
         listed = (("missing keys", missing, 5), ("unexpected keys", unexpected, 5), ("shape mismatches", shapes, 3))
         parts = [f"{label} ({len(items)}): {_some(items, n)}" for label, items, n in listed if items]
@@ -37,19 +42,33 @@ def by_key(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor], what
     return state
 
 
-def in_order(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor], what: str) -> dict[str, torch.Tensor]:
+def _fits(value: torch.Tensor, slot: torch.Tensor, flatten: bool) -> torch.Tensor | None:
+    """`value` shaped for `slot`: as it is, or (flatten) a conv kernel as the linear layer it equals on a map of the
+    kernel's size (channel-major, as torch.flatten orders the map), e.g. timm's VGG pre_logits; else None."""
+    if value.shape == slot.shape:
+        return value
+    if flatten and value.ndim == 4 and slot.ndim == 2 and value.reshape(value.shape[0], -1).shape == slot.shape:
+        return value.reshape(slot.shape)
+    return None
+
+
+def in_order(
+    state: dict[str, torch.Tensor], target: dict[str, torch.Tensor], what: str, flatten: bool = False
+) -> dict[str, torch.Tensor]:
     """`state`'s tensors under the target's keys, position by position; each pair must be the same kind of tensor
-    (weight, bias, running_mean, ...) of the same shape, and the counts must agree."""
+    (weight, bias, running_mean, ...) of the same shape (or `flatten`: a conv kernel onto a linear layer), and the
+    counts must agree."""
     src, dst = list(state.items()), list(target.items())
     if len(src) != len(dst):
         raise ZooError(f"{what} holds {len(src)} tensors but the model has {len(dst)}")
     out = {}
     for (src_key, value), (dst_key, slot) in zip(src, dst, strict=True):
-        if src_key.rsplit(".", 1)[-1] != dst_key.rsplit(".", 1)[-1] or value.shape != slot.shape:
+        fitted = _fits(value, slot, flatten)
+        if src_key.rsplit(".", 1)[-1] != dst_key.rsplit(".", 1)[-1] or fitted is None:
             raise ZooError(
                 f"{what} does not fit the model: {src_key} {tuple(value.shape)} lands on {dst_key} {tuple(slot.shape)}"
             )
-        out[dst_key] = value
+        out[dst_key] = fitted
     return out
 
 
@@ -58,7 +77,9 @@ def mapped(
 ) -> dict[str, torch.Tensor]:
     """The one entry point: drop the auxiliary prefixes, then map by key or in order."""
     state = dropped(state, drop)
-    return (by_key if how == BY_KEY else in_order)(state, target, what)
+    if how == BY_KEY:
+        return by_key(state, target, what)
+    return in_order(state, target, what, flatten=how == FLATTEN)
 
 
 def load_into(model, weight, state: dict[str, torch.Tensor], what: str, *, assign: bool = False) -> None:

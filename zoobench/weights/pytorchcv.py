@@ -74,7 +74,14 @@ class PytorchcvSource:
             origin=f"pytorchcv model store ({name}: img_size {size}, img_scale {scale}), imgclsmob's eval transform",
         )
         top5 = round(100 - int(row["error_value"]) / 100, 2)
-        published = Accuracy(None, top5, f"pytorchcv model store {name} (top-5 error {int(row['error_value']) / 100}%)", 1, size, "pytorchcv")
+        published = Accuracy(
+            None,
+            top5,
+            f"pytorchcv model store {name} (top-5 error {int(row['error_value']) / 100}%)",
+            1,
+            size,
+            "pytorchcv",
+        )
         return Weight("pytorchcv", spec.name, name, name, recipe, published, how=IN_ORDER)
 
     def weights(self, spec: ModelSpec) -> list[Weight]:
@@ -115,7 +122,7 @@ class PytorchcvSource:
 
     def fetch_hint(self, weight: Weight) -> str:
         return (
-            "fetch it online with: python -c \"from pytorchcv.model_provider import get_model; "
+            'fetch it online with: python -c "from pytorchcv.model_provider import get_model; '
             f"get_model('{weight.arch}', pretrained=True)\""
         )
 

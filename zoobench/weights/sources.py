@@ -119,7 +119,7 @@ def best(spec: ModelSpec) -> Weight:
     found = [w for w in available(spec) if w.classifier]
     tv = [w for w in found if w.kind == "torchvision"]
     if tv:
-        return max(tv, key=lambda w: (w.published.top1 if w.published and w.published.top1 else 0.0))
+        return max(tv, key=lambda w: w.published.top1 if w.published and w.published.top1 else 0.0)
     for kind in ("timm", "pytorchcv"):
         for w in found:
             if w.kind == kind:

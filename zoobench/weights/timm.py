@@ -14,7 +14,7 @@ from torch import nn
 
 from zoobench.errors import ZooError
 from zoobench.registry import ModelSpec
-from zoobench.weights.mapping import BY_KEY, IN_ORDER
+from zoobench.weights.mapping import BY_KEY, FLATTEN, IN_ORDER
 from zoobench.weights.recipe import CROP_MODES, from_crop_pct
 from zoobench.weights.sources import Weight, need
 
@@ -25,13 +25,18 @@ ARCHS: dict[str, tuple[str, str, dict]] = {
     "resnext50_32x4d": ("resnext50_32x4d", BY_KEY, {}),
     "resnext101_32x4d": ("resnext101_32x4d", BY_KEY, {}),
     **{f"densenet{d}": (f"densenet{d}", BY_KEY, {}) for d in (121, 169, 201)},
-    **{n: (n, BY_KEY, {}) for n in ("dla34", "dla46_c", "dla46x_c", "dla60", "dla60x", "dla60x_c", "dla102", "dla102x", "dla169")},
+    **{
+        n: (n, BY_KEY, {})
+        for n in ("dla34", "dla46_c", "dla46x_c", "dla60", "dla60x", "dla60x_c", "dla102", "dla102x", "dla169")
+    },
     "inception_v3": ("inception_v3", BY_KEY, {}),
     "inception_v4": ("inception_v4", BY_KEY, {}),
     "darknet53": ("darknet53", IN_ORDER, {"negative_slope": 0.01}),
     "mobilenet_v1": ("mobilenetv1_100", IN_ORDER, {"activation": nn.ReLU6}),
     "mobilenet_v2": ("mobilenetv2_100", IN_ORDER, {}),
     **{f"efficientnet_b{i}": (f"efficientnet_b{i}", IN_ORDER, {}) for i in range(5)},
+    # timm's VGG heads are convolutions (7x7, then 1x1): the same numbers as torchvision's linear classifier
+    **{f"vgg{d}{bn}": (f"vgg{d}{bn}", FLATTEN, {}) for d in (11, 13, 16, 19) for bn in ("", "_bn")},
 }
 
 

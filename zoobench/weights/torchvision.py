@@ -106,7 +106,9 @@ class TorchvisionSource:
         if tag == DEFAULT:
             tag = enum.DEFAULT.name
         if tag not in names:
-            raise ZooError(f"torchvision has no weights {tag!r} for {arch}; choose one of {', '.join(names)} or DEFAULT")
+            raise ZooError(
+                f"torchvision has no weights {tag!r} for {arch}; choose one of {', '.join(names)} or DEFAULT"
+            )
         return self._weight(spec, arch, enum[tag])
 
     def reference(self, weight: Weight) -> nn.Module:

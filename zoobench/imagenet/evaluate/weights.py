@@ -18,8 +18,8 @@ from zoobench.errors import ZooError, describe
 from zoobench.output.progress import SILENT, Progress
 from zoobench.weights import files, mapping
 from zoobench.weights import sources as released
-from zoobench.weights.sources import OFFLINE_ENV, Choice, offline
 from zoobench.weights.recipe import Preprocessing
+from zoobench.weights.sources import OFFLINE_ENV, Choice, offline
 from zoobench.weights.torchvision import FIRST as TORCHVISION_DEFAULT_WEIGHTS
 
 sha256 = files.sha256
@@ -104,11 +104,15 @@ def resolve_weights(spec: registry.ModelSpec | None, weights: str | Path | None)
 
 def released_recipe(spec: registry.ModelSpec | None, weights: str | Path | None) -> Preprocessing | None:
     """The preprocessing of the released weight `weights` names (None for a file or no weights). Only names are
-    looked up, no file: every rank gets the same answer before any collective step."""
+    looked up, no file: every rank gets the same answer before any collective step. None too when the name does
+    not resolve for this model: its weights step then fails it alone, and a many-model run goes on."""
     text = str(weights) if weights is not None else ""
     if text != "pretrained" and text.partition(":")[0] not in released.KINDS:
         return None
-    return released.resolve(spec, text).recipe
+    try:
+        return released.resolve(spec, text).recipe
+    except ZooError:
+        return None
 
 
 def fetch_weights(src: Choice, *, may_download: bool = True, progress: Progress = SILENT) -> None:
