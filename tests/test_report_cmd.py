@@ -178,8 +178,8 @@ def test_table_rows_and_footnotes(capsys: pytest.CaptureFixture[str], fixture_di
     # 1-crop eval preferred over 10-crop (the published convention).
     assert md_row(out, "resnet34")[4:] == ["20.00", "73.50", "91.50"]
     # No usable eval: the paper's figures, marked; a missing published top-5 stays blank.
-    assert md_row(out, "resnet18")[4:] == ["10.00", "69.76 †", ""]
-    assert md_row(out, "vgg11")[4:] == ["60.00", "69.02 †", "88.63 †"]
+    assert md_row(out, "resnet18")[4:] == ["10.00", "69.76 †‡", ""]
+    assert md_row(out, "vgg11")[4:] == ["60.00", "69.02 †‡", "88.63 †‡"]
     # Grouped by year like the seed, 2015 before 2016.
     assert out.index("**2015**") < out.index("**2016**")
     notes = [line for line in out.splitlines() if line.startswith("- ")]
@@ -194,7 +194,7 @@ def test_table_without_bench_or_eval_says_so(capsys: pytest.CaptureFixture[str],
     write_json(tmp_path / "p.json", PROFILE, ENV_A)
     code, out, err = run_cli(capsys, "report", str(tmp_path / "p.json"), "-f", "md")
     assert code == 0, err
-    assert md_row(out, "resnet50")[4:] == ["", "76.13 †", "92.86 †"]
+    assert md_row(out, "resnet50")[4:] == ["", "76.13 †‡", "92.86 †‡"]
     assert "Time_cast/ms: blank: no bench results were given" in out
     assert "no eval results were given" in out
 
@@ -243,7 +243,7 @@ def test_bench_only_results_get_counts_from_the_registry(tmp_path: Path) -> None
     assert (found.models["resnet18"]["params"], found.models["resnet18"]["macs"]) == (11_689_512, 1_814_073_344)
     assert (found.models["resnet50"]["params"], found.models["resnet50"]["macs"]) == (25_557_032, 4_089_184_256)
     table, _ = report_table(found)
-    published = [f"{registry.get_spec(m).accuracy.top1:.2f} †" for m in ("resnet18", "resnet50")]
+    published = [f"{registry.get_spec(m).accuracy.top1:.2f} †‡" for m in ("resnet18", "resnet50")]
     assert [r["top1_text"] for r in table] == published
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from clihelp import assert_one_line_error, run_cli
+from evalfixtures import make_val
 
 from zoobench.errors import ZooError
 from zoobench.imagenet import evaluate as ev
@@ -251,7 +252,9 @@ def test_eval_notes_print_the_recipe_and_what_changed_it() -> None:
     ],
 )
 def test_bad_recipe_flags_are_one_line(tmp_path, capsys, flags: list[str], message: str) -> None:
-    code, _, err = run_cli(capsys, "eval", "evalfixtures:pixel_model", "--data", str(tmp_path), *flags)
+    make_val(tmp_path)
+    data = str(tmp_path / "val")
+    code, _, err = run_cli(capsys, "eval", "evalfixtures:pixel_model", "--data", data, "--workers", "0", *flags)
     assert_one_line_error(code, err)
     assert message in err, err
 

@@ -196,3 +196,36 @@ def prepare(name: str, model: object, x: object, target: Target, *, dtype: str =
     prepared.equivalence = result.to_dict()
     prepared.warnings += result.warnings(name, target.backend, prepared.precision)
     return prepared
+
+
+def eval_target(backend: str, precision: str, calibration: str | None, cache_dir: object, options) -> Target:
+    """eval's target, checked before any work (`options`: its validated EvalConfig: dtype, device, seed)."""
+    import torch
+
+    target = Target(backend, precision, calibration, None if cache_dir is None else str(cache_dir),
+                    torch.get_num_threads(), options.seed)  # fmt: skip
+    if backend == "eager" and (precision != "fp32" or calibration is not None):
+        raise ZooError("precision is for a backend (onnxruntime, openvino, compile): eager takes dtype")
+    if backend != "eager":
+        target.validate(options.dtype)
+        if options.device_type != "cpu" and backend not in TORCH_BACKENDS:
+            raise ZooError(f"backend {backend} runs on the cpu here, not on device {options.device}")
+    return target
+
+
+def for_eval(name: str, model: object, target: Target, cfg) -> tuple[object, dict]:
+    """(a torch module whose forward runs the converted model, the conversion's report) for eval's loop:
+    converted for its batches of crops at its crop size, checked against eager fp32 like a bench conversion."""
+    import torch
+
+    from zoobench.backends.eager import PredictModule
+
+    batch, size = cfg.batch_size * cfg.transform.crops, cfg.transform.crop_size
+    x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(target.seed))
+    prepared = prepare(name, model, x, target)
+    return PredictModule(prepared), prepared.report()
+
+
+def flagged(name: str, report: dict) -> list[str]:
+    """A conversion's warnings (outputs beyond tolerance of eager fp32), naming the model."""
+    return [f"{name}: {w}" for w in report.get("backend_warnings", [])]

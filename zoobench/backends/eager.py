@@ -37,3 +37,14 @@ def wrap(backend: str, module, x: torch.Tensor, precision: str, **extra) -> Prep
 
 def convert(name: str, model: torch.nn.Module, x: torch.Tensor, target: Target, dtype: str) -> Prepared:
     return wrap("eager", model, x, autocast_of("eager", target.precision, dtype))
+
+
+class PredictModule(torch.nn.Module):
+    """A converted model as a torch module (eval's loop calls modules): forward = the runtime's predict."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        super().__init__()
+        self.prepared = prepared
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.prepared.predict(x)

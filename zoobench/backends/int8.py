@@ -10,8 +10,8 @@ int8 weights and uint8 activations (MinMax ranges), which onnxruntime runs direc
 from __future__ import annotations
 
 import contextlib
-import io
 import hashlib
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +61,8 @@ def parse_calibration(text: str | None) -> Calibration:
     head, sep, tail = path.rpartition(":")
     if sep and tail.startswith("n="):
         path, n = head, _fields([tail], text, {"n"})["n"]
+    if not path:
+        raise ZooError(f"calibration {text!r} names no folder")
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise ZooError(f"calibration folder {str(folder)!r} does not exist or is not a folder")

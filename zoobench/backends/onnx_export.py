@@ -41,7 +41,7 @@ def fingerprint(model: torch.nn.Module) -> str:
     for key, value in model.state_dict().items():
         t = value.detach().cpu().contiguous()
         h.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 
@@ -112,11 +112,13 @@ def export(name: str, model: torch.nn.Module, x: torch.Tensor, path: Path) -> No
 
 def fp32_model(name: str, model: torch.nn.Module, x: torch.Tensor, target: Target) -> Artifact:
     """The exported fp32 ONNX file (cached)."""
-    return cached(key_for(name, model, x, "fp32"), target.cache_dir, lambda tmp: export(name, model, x, tmp))
+    make = lambda tmp: export(f"{name}: {target.backend}", model, x, tmp)  # noqa: E731
+    return cached(key_for(name, model, x, "fp32"), target.cache_dir, make)
 
 
 def fp16_model(name: str, model: torch.nn.Module, x: torch.Tensor, target: Target) -> Artifact:
     """fp16 weights and activations (inputs and outputs stay fp32), by onnxruntime's float16 converter (cached)."""
+
     def make(tmp: Path) -> None:
         source = fp32_model(name, model, x, target)  # only when the fp16 file is not cached already
         onnx = require_exporter()

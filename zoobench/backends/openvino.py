@@ -76,6 +76,10 @@ def convert(name: str, model: torch.nn.Module, x: torch.Tensor, target: Target, 
         raise ZooError(f"{name}: openvino runs here on the cpu, not on {x.device}")
     artifact, method = model_for(name, model, x, target)
     compiled, settings = compiled_for(name, str(artifact.path), tuple(x.shape), target.threads, target.precision)
+    warnings = []
+    if settings["INFERENCE_NUM_THREADS"] != target.threads:  # it sizes its pool from the CPUs it saw first
+        warnings.append(f"openvino runs {settings['INFERENCE_NUM_THREADS']} inference thread(s) where "
+                        f"{target.threads} were asked")  # fmt: skip
     request = compiled.create_infer_request()
     bench_input = x.detach().float().contiguous().numpy()
     size = int(x.shape[0])
@@ -103,4 +107,5 @@ def convert(name: str, model: torch.nn.Module, x: torch.Tensor, target: Target, 
         runtime_settings=settings,
         calibration=parse_calibration(target.calibration).name if target.precision == "int8" else None,
         quant_method=method,
+        warnings=warnings,
     )

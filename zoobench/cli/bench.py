@@ -21,9 +21,13 @@ if TYPE_CHECKING:
 
 # The library names its parameters; the command line says which flag sets each.
 FLAGS = {
+    "backend": "--backend",
     "batch": "--batch",
+    "cache_dir": "--cache-dir",
+    "calibration": "--calibration",
     "device": "--device",
     "max_time": "--max-time",
+    "precision": "--precision",
     "processes": "--processes",
     "rounds": "--rounds",
     "resolution": "--resolution",
@@ -48,7 +52,8 @@ def _as_flags() -> Iterator[None]:
 def describe(m: timing.Measurement) -> str:
     """The line each finished measurement gets on stderr (after its model's name)."""
     return (
-        f"{m.threads} thread(s): median {m.median_ms:.3f} ms, 95% CI ±{m.ci_pct:.1f}% (between {m.rounds} rounds in "
+        views.backend_phrase(m)
+        + f"{m.threads} thread(s): median {m.median_ms:.3f} ms, 95% CI ±{m.ci_pct:.1f}% (between {m.rounds} rounds in "
         f"{m.processes} process(es)), p10 {m.p10_ms:.3f} ms (best case), {m.runs} samples, stop: {m.stop}"
         + (
             f", x{m.reference} {m.relative:.4f} [{m.relative_ci_low:.4f}, {m.relative_ci_high:.4f}]"
@@ -85,6 +90,28 @@ def bench(
     tf32: Annotated[
         bool, typer.Option("--tf32", help="CUDA: allow TF32 matmuls and convolutions (off by default).")
     ] = False,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="eager|compile|onnxruntime|openvino; 'eager,onnxruntime' sweeps. Converted once (cached), "
+            "conversion and first call timed apart, outputs checked against eager fp32.",
+        ),
+    ] = None,
+    precision: Annotated[
+        str, typer.Option("--precision", help="fp32|int8|bf16|fp16 of the backend (int8: onnxruntime, openvino).")
+    ] = "fp32",
+    calibration: Annotated[
+        str | None,
+        typer.Option(
+            "--calibration",
+            help="int8: a folder of images, dir:DIR:n=N or random:seed=S:n=N (default random:seed=0:n=32).",
+        ),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option("--cache-dir", help="Exported models (default $ZOOBENCH_CACHE or ~/.cache/zoobench)."),
+    ] = None,
     max_time: Annotated[
         float,
         typer.Option(
@@ -152,14 +179,19 @@ def bench(
     unstable. With several models, one that
     fails is a row with its error and the others go on (exit 2 at the end); -o is rewritten after every model.
     """
-    from zoobench import environment, registry, timing
+    from zoobench import backends, environment, registry, timing
 
     form = formats.preflight(fmt, output)  # a bad format or path fails now, not after minutes of measuring
     if resume and (output is None or form != "json"):
         raise ZooError("--resume needs -o FILE.json: the JSON results of the run to resume")
     with _as_flags():
         counts = timing.parse_threads(threads)
+        names = backends.parse_backends(backend)
         config = timing.BenchConfig(
+            backend=names[0] if names else "eager",
+            precision=precision,
+            calibration=calibration,
+            cache_dir=str(cache_dir) if cache_dir is not None else None,
             device=device,
             dtype=dtype,
             batch=batch,
@@ -171,15 +203,17 @@ def bench(
             seed=seed,
             policy=timing.Policy(max_time=max_time, rounds=rounds, processes=processes),
         )
-        config.validate()
+        for name in names or [config.backend]:  # every backend of a sweep, before any work
+            replace(config, backend=name).validate()
         timing.check_tolerance(tolerance)
     if reference is not None:
         reference = registry.get_spec(reference).name  # an unknown name fails now, with "did you mean"
         config = replace(config, reference=reference)
-    if paired and (compare_to is not None or resume or reference or (counts and len(counts) > 1)):
+    sweep = (counts and len(counts) > 1) or (names and len(names) > 1)
+    if paired and (compare_to is not None or resume or reference or sweep):
         raise ZooError(
             "--paired compares the models with each other: not with --compare, --resume, --reference or a "
-            "--threads sweep"
+            "--threads or --backend sweep"
         )
     baseline = timing.load_baseline(compare_to) if compare_to is not None else None
     specs = registry.select(models or [], all_models=all_models, family=family)
@@ -195,15 +229,18 @@ def bench(
 
     def write(rows: list[dict], compared: bool = False) -> None:
         columns = views.bench_columns(compared, any(r.get("error") for r in rows), reference is not None)
+        shown_notes = notes
+        if names and names != ["eager"] or precision != "fp32":
+            columns, shown_notes = views.with_backends(columns), notes + views.backend_notes(rows)
         formats.emit(
             rows,
             columns,
             fmt=fmt,
             output=output,
             title=f"zoobench bench: batch {batch}, {res}, {dtype}, {device} ({env['cpu']})",
-            md=lambda r: formats.markdown_with_notes(r, columns, notes),
+            md=lambda r: formats.markdown_with_notes(r, columns, shown_notes),
             environment=env,
-            json_extra={"notes": notes, "config": config.to_dict()},
+            json_extra={"notes": shown_notes, "config": config.to_dict()},
             schema_kind="bench",
         )
 
@@ -212,6 +249,7 @@ def bench(
             specs,
             config,
             threads=counts,
+            backends=names,
             isolate=not in_process,
             progress=shown,
             keep_going=True,
@@ -230,7 +268,7 @@ def bench(
     write(rows, compared=baseline is not None)
     for warning in views.doctor_warnings(env.get("doctor", [])):  # once per run, after the measurements
         print(warning, file=sys.stderr, flush=True)
-    _report(rows, results, tolerance, len(specs) * len(counts or [1]))
+    _report(rows, results, tolerance, len(specs) * len(counts or [1]) * len(names or [1]))
 
 
 def describe_pair(row: timing.PairedRow) -> str:

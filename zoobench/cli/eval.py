@@ -33,6 +33,10 @@ _FLAGS = {
     "interpolation": "--interpolation",
     "preprocess": "--preprocess",
     "seed": "--seed",
+    "backend": "--backend",
+    "precision": "--precision",
+    "calibration": "--calibration",
+    "cache_dir": "--cache-dir",
     "labels": "--labels",
     "predictions": "--predictions",
 }
@@ -90,16 +94,19 @@ def eval_cmd(
         ),
     ] = None,
     resolution: Annotated[
-        int | None, typer.Option("--resolution", "-r", help="Crop size; the resize scales with it (299 in 342).")
+        int | None,
+        typer.Option("--resolution", "-r", help="Crop size; the resize keeps the recipe's ratio (seed: 299 in 342)."),
     ] = None,
     native: Native = False,
     resize_size: Annotated[
-        int | None, typer.Option("--resize-size", help="Override the resize (default round(crop x 256 / 224)).")
+        int | None, typer.Option("--resize-size", help="Override the resize (default: the recipe's, e.g. 256 for 224).")
     ] = None,
     weights: Annotated[
         str | None,
         typer.Option(
-            "--weights", help="A state_dict / checkpoint file, or torchvision[:ENUM] (default IMAGENET1K_V1)."
+            "--weights",
+            help="A checkpoint file; torchvision[:ENUM] (IMAGENET1K_V1; DEFAULT: torchvision's), timm[:TAG], "
+            "pytorchcv, or pretrained (the best released; `zoobench list --weights`).",
         ),
     ] = None,
     average: Annotated[
@@ -129,8 +136,27 @@ def eval_cmd(
         ),
     ] = "weights",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random initialisation (no --weights).")] = 0,
-    mean: Annotated[str | None, typer.Option("--mean", help="Normalisation mean R,G,B (default ImageNet's).")] = None,
-    std: Annotated[str | None, typer.Option("--std", help="Normalisation std R,G,B (default ImageNet's).")] = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend", help="eager (default), compile, onnxruntime or openvino: the loop runs the converted model."
+        ),
+    ] = "eager",
+    precision: Annotated[
+        str, typer.Option("--precision", help="fp32|int8|bf16|fp16 of --backend (int8: onnxruntime, openvino).")
+    ] = "fp32",
+    calibration: Annotated[
+        str | None,
+        typer.Option("--calibration", help="int8: a folder of images, dir:DIR:n=N or random:seed=S:n=N."),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option("--cache-dir", help="Exported models (default $ZOOBENCH_CACHE or ~/.cache/zoobench)."),
+    ] = None,
+    mean: Annotated[
+        str | None, typer.Option("--mean", help="Normalisation mean R,G,B (default: the recipe's).")
+    ] = None,
+    std: Annotated[str | None, typer.Option("--std", help="Normalisation std R,G,B (default: the recipe's).")] = None,
     classes: Annotated[
         Path | None, typer.Option("--classes", help="classes.json (default: beside or inside --data).")
     ] = None,
@@ -186,6 +212,10 @@ def eval_cmd(
                 labels=labels,
                 skip_bad=skip_bad,
                 predictions=predictions,
+                backend=backend,
+                precision=precision,
+                calibration=calibration,
+                cache_dir=cache_dir,
                 progress=shown,
             )
     except evaluation.CollectiveError as exc:

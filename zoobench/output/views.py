@@ -286,6 +286,74 @@ CHECK_COLUMNS = [
 # --- bench and doctor: zoobench/output/views_bench.py (imported above) ---
 
 
+# --- backends (bench --backend, eval --backend) --------------------------------------------------------------------
+
+
+def _equivalent(value: object) -> str:
+    return "" if value is None else ("yes" if value else "NO")
+
+
+def _share(value: object) -> str:
+    return "" if value is None else f"{100 * float(value):.0f}%"  # type: ignore[arg-type]
+
+
+BACKEND_KEY = [Column("backend", "Backend", text), Column("precision", "Precision", text)]
+BACKEND_COLUMNS = [
+    Column("convert_s", "Convert/s", num(2)),
+    Column("first_call_s", "First call/ms", num(1, 1e-3)),
+    Column("max_abs_diff", "Max abs Δlogit", lambda v: "" if v is None else f"{v:.2g}"),
+    Column("top1_agree", "Top-1 agree", _share),
+    Column("top5_agree", "Top-5 agree", _share),
+    Column("equivalent", "Equivalent", _equivalent),
+]
+
+
+def with_backends(columns: list[Column]) -> list[Column]:
+    """A bench table with the backend and precision beside the threads and the conversion and equivalence
+    figures after the statistics (before Busy and Error, which stay last)."""
+    keys = [c.key for c in columns]
+    at = keys.index("threads") + 1 if "threads" in keys else 1
+    out = [*columns[:at], *BACKEND_KEY, *columns[at:]]
+    tail = next((i for i, c in enumerate(out) if c.key in ("busy", "error")), len(out))
+    return [*out[:tail], *BACKEND_COLUMNS, *out[tail:]]
+
+
+def backend_phrase(m: object) -> str:
+    """'onnxruntime int8, ' before a bench progress line (nothing for plain eager fp32)."""
+    backend, precision = getattr(m, "backend", "eager"), getattr(m, "precision", "fp32")
+    return "" if (backend, precision) == ("eager", "fp32") else f"{backend} {precision}, "
+
+
+# What each runtime says about its threads and precision, for the notes (every setting is in CSV/JSON).
+_REPORTED = {
+    "onnxruntime": ("intra_op_num_threads", "inter_op_num_threads", "execution_mode", "os_threads_started"),
+    "openvino": ("INFERENCE_NUM_THREADS", "NUM_STREAMS", "INFERENCE_PRECISION_HINT", "ENABLE_CPU_PINNING",
+                 "os_threads_started"),
+}  # fmt: skip
+
+
+def backend_notes(rows: list[dict]) -> list[str]:
+    """What the backend columns mean, and what each runtime reported as its threads (from the rows)."""
+    notes = [
+        "Backend: eager (PyTorch), compile (torch.compile), onnxruntime or openvino (both from one torch.onnx.export "
+        "file, cached per model, weights, settings and versions under --cache-dir); int8 is onnxruntime's static "
+        "QDQ quantization with the calibration named in the row. Convert/s: export (or cache load) and session "
+        "creation; First call/ms: the first call alone; neither is in the timed rounds.",
+        "Max abs Δlogit, Top-1/Top-5 agree: against eager fp32 on fixed-seed inputs; Equivalent = NO (and a warning) "
+        "beyond the precision's tolerance (tolerance in CSV/JSON, relative to the largest eager logit): "
+        "that row's latency is not the same model's.",
+    ]
+    seen: dict[str, str] = {}
+    for r in rows:
+        keys = _REPORTED.get(r.get("backend") or "")
+        settings = r.get("runtime_settings") or {}
+        if keys and settings and r["backend"] not in seen:
+            seen[r["backend"]] = f"{r['backend']}: " + ", ".join(f"{k} {settings.get(k)}" for k in keys)
+    if seen:
+        notes.append("As the runtimes reported them: " + "; ".join(seen.values()) + ".")
+    return notes
+
+
 # --- report -------------------------------------------------------------------------------------------------------
 
 PAPER = "†"  # marks a published (paper) accuracy in the report's table
@@ -372,7 +440,7 @@ def protocol_notes(*, marked: list[str], left_out: bool) -> list[str]:
     shown = ", ".join(marked[:8]) + (f" and {len(marked) - 8} more" if len(marked) > 8 else "")
     return [
         f"{NOT_1CROP}: a published figure not measured 1-crop at the table's resolution (10-crop, dense evaluation, "
-        f"another test size, or not stated), so not comparable with a 1-crop measurement: {shown}. "
+        f"another test size; or a protocol not stated), so not comparable with a 1-crop measurement: {shown}. "
         "`zoobench list --weights` and profile's CSV name each figure's protocol; --published 1crop leaves them out."
     ]
 

@@ -26,13 +26,14 @@ def _pct(value: float | None, origin: str | None, comparable: bool) -> str:
 
 def _protocol(name: str, facts: dict) -> tuple[str | None, bool]:
     """A published figure's protocol and whether it is 1-crop at the resolution the table states for the model
-    (its MACs'; else its native one). A model outside the zoo has no known protocol: not comparable."""
+    (its MACs'; else its native one). The registry knows the protocol of its own figures only: a model outside the
+    zoo, or a result file's figure that is not the registry's, has none known, so is not called comparable."""
     try:
         spec = None if ":" in name else registry.get_spec(name)
     except ZooError:
         spec = None
     acc = spec.accuracy if spec is not None else None
-    if acc is None:
+    if acc is None or (facts.get("paper_top1"), facts.get("paper_top5")) != (acc.top1, acc.top5):
         return None, False
     at = facts.get("macs_resolution") or facts.get("resolution") or spec.resolution
     return acc.protocol, acc.comparable(as_int(at))

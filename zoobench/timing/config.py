@@ -30,6 +30,10 @@ class BenchConfig:
     seed: int = 0
     reference: str | None = None  # a model measured alternately with each one: its latency relative to it
     policy: Policy = field(default_factory=Policy)
+    backend: str = "eager"  # zoobench.backends.BACKENDS: who runs the model
+    precision: str = "fp32"  # the backend's precision (int8 quantizes; for eager/compile bf16/fp16 is autocast)
+    calibration: str | None = None  # int8: random:seed=S:n=N (default random:seed=0:n=32) or dir:PATH:n=N
+    cache_dir: str | None = None  # exported models; None: $ZOOBENCH_CACHE or ~/.cache/zoobench
 
     def validate(self) -> None:
         """ZooError naming the parameter (`batch must be ...`) for the first setting that cannot be measured."""
@@ -51,6 +55,17 @@ class BenchConfig:
                 f"device cuda: no usable CUDA GPU here (torch {torch.__version__} {built}); measure on the cpu"
             )
         self.policy.validate()
+        if self.backend != "eager" or self.precision != "fp32" or self.calibration or self.cache_dir:
+            self.target().validate(self.dtype, self.compile)
+            if self.device != "cpu" and self.backend not in ("eager", "compile"):
+                raise ZooError(f"backend {self.backend} runs on the cpu here, not on device {self.device}")
+
+    def target(self):
+        """What zoobench.backends converts the model to, with this setting's threads and seed."""
+        from zoobench.backends import Target
+
+        return Target(self.backend, self.precision, self.calibration, self.cache_dir, self.threads or 1, self.seed,
+                      self.compile_backend)  # fmt: skip
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from zoobench import complexity, environment
+from zoobench import backends, complexity, environment
 from zoobench.errors import ZooError, first_line, guarded
 from zoobench.registry import ModelSpec, get_spec
 from zoobench.timing import machine, memory
@@ -35,6 +35,7 @@ class Workload:
     sync: Callable[[], None]
     resolution: int
     contexts: Callable[[], ExitStack]  # inference_mode + autocast, entered around everything that calls fn
+    prepared: backends.Prepared | None = None  # another backend than eager: its conversion, settings, equivalence
 
 
 def resolution_of(spec: ModelSpec, config: BenchConfig) -> int:
@@ -66,13 +67,18 @@ def prepare(spec: ModelSpec, config: BenchConfig) -> Workload:
         if config.compile:
             model = torch.compile(model, backend=config.compile_backend)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    amp = backends.autocast_of(config.backend, config.precision, config.dtype)
 
     def contexts() -> ExitStack:
         stack = ExitStack()
         stack.enter_context(torch.inference_mode())
-        if config.dtype != "fp32":
-            stack.enter_context(torch.autocast(device.type, dtype=DTYPES[config.dtype]))
+        if amp != "fp32":
+            stack.enter_context(torch.autocast(device.type, dtype=DTYPES[amp]))
         return stack
+
+    if config.backend != "eager":  # converted once (cached), the conversion and the first call timed apart
+        prepared = backends.prepare(spec.name, model, x, config.target(), dtype=config.dtype)
+        return Workload(model, prepared.call, sync, res, contexts, prepared)
 
     return Workload(model, lambda: model(x), sync, res, contexts)
 
@@ -136,6 +142,8 @@ class LocalSession:
             # --reference: the same settings, built after the model so the model's memory peak is its own
             self.ref = prepare(get_spec(self.config.reference), self.config) if self.config.reference else None
             self.compile_s = self._compile() if self.config.compile else None
+            if self.work.prepared is not None and self.config.backend == "compile":
+                self.compile_s = self.work.prepared.first_call_s
         self.weights = memory.weight_bytes(self.work.model)
 
     def _compile(self) -> float:
@@ -218,9 +226,17 @@ class LocalSession:
             rss_method=self.tracker.method,
             cuda_peak_bytes=cuda,
             gpu=torch.cuda.get_device_name() if self.config.device == "cuda" else None,
+            backend=self._backend(),
         )
         self.abort()
         return info
+
+    def _backend(self) -> dict:
+        """The row's backend fields: the conversion's report, or eager's name and (autocast) precision."""
+        c = self.config
+        if self.work.prepared is not None:
+            return self.work.prepared.report()
+        return {"backend": c.backend, "precision": backends.autocast_of(c.backend, c.precision, c.dtype)}
 
     def abort(self) -> None:
         self.work = self.ref = None  # type: ignore[assignment]  # the models and inputs go with their last reference

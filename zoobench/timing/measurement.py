@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 
 import numpy as np
 
@@ -52,6 +52,7 @@ class SessionInfo:
     rss_method: str
     cuda_peak_bytes: int | None
     gpu: str | None
+    backend: dict | None = None  # zoobench.backends.Prepared.report(): conversion, runtime settings, equivalence
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,6 +124,25 @@ class Measurement(Setting):
     samples_ms: list[float]  # every sample of every round, in order, for --compare and re-analysis
     gpu: str | None
     seed: int
+    # --backend (zoobench/backends): who ran it, its conversion and first call timed apart, what the runtime
+    # reports as its settings, and the equivalence with eager fp32 (None for plain eager: nothing converted).
+    backend: str = "eager"
+    precision: str = "fp32"
+    convert_s: float | None = None
+    first_call_s: float | None = None
+    cache_hit: bool | None = None
+    artifact: str | None = None
+    runtime_settings: dict | None = None
+    calibration: str | None = None
+    quant_method: str | None = None
+    max_abs_diff: float | None = None
+    rel_diff: float | None = None
+    top1_agree: float | None = None
+    top5_agree: float | None = None
+    equivalent: bool | None = None
+    tolerance: float | None = None
+    min_top1_agree: float | None = None
+    compared_images: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,10 +150,10 @@ class Measurement(Setting):
     @classmethod
     def from_dict(cls, data: dict) -> Measurement:
         names = {f.name for f in fields(cls)}
-        missing = names - set(data)
+        missing = {f.name for f in fields(cls) if f.default is MISSING} - set(data)  # older files lack the defaults
         if missing:
             raise ZooError(f"measurement lacks {', '.join(sorted(missing))}")
-        return cls(**{k: data[k] for k in names})
+        return cls(**{k: data[k] for k in names if k in data})
 
 
 def _load_warnings(rounds: list[Round]) -> list[str]:
@@ -181,6 +201,8 @@ def build(
             f"{len(sessions)} process(es)"
         )
     warnings += _load_warnings(rounds)
+    backend = dict(first.backend or {})
+    warnings += backend.pop("backend_warnings", [])  # an export that changed the model: flagged, said first
     if share is not None and share > 1:
         warnings.append(f"achieved {gflops:.0f} GFLOP/s exceeds the assumed fp32 peak {peak:.0f}: see peak_basis")
     dtype = config.dtype  # type: ignore[attr-defined]
@@ -253,4 +275,5 @@ def build(
         samples_ms=[round(s * ms, 6) for s in samples],
         gpu=first.gpu,
         seed=config.seed,  # type: ignore[attr-defined]
+        **backend,
     )

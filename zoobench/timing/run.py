@@ -39,6 +39,8 @@ class Failure(Setting):
     isolation: str
     seed: int
     error: str  # the first line of the error, without the model's name (the row's model column has it)
+    backend: str = "eager"  # zoobench.backends: a backend that could not take the model fails its row only
+    precision: str = "fp32"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +67,8 @@ def _failure(spec: ModelSpec, config: BenchConfig, threads: int, isolate: bool, 
         isolation="subprocess" if isolate else "in-process",
         seed=config.seed,
         error=text,
+        backend=config.backend,
+        precision=config.precision,
     )
 
 
@@ -77,8 +81,8 @@ def measure(
     return measure_model(spec, config, flops=flops)
 
 
-def _key(row: dict) -> tuple[object, object]:
-    return row.get("model"), row.get("threads")
+def _key(row: dict) -> tuple[object, object, object]:
+    return row.get("model"), row.get("threads"), row.get("backend", "eager")
 
 
 def merge_rows(previous: Sequence[dict], results: Sequence[Result]) -> list[dict]:
@@ -114,6 +118,7 @@ def load_previous(path: Path, config: BenchConfig) -> list[dict]:
     if not isinstance(saved, dict):
         raise ZooError(f"cannot resume {where}: it does not record its settings ('config')")
     now = config.to_dict()
+    saved = {**{k: v for k, v in DEFAULT_CONFIG.to_dict().items() if k not in saved}, **saved}  # older: defaults
     if saved != now:
         flat_saved, flat_now = _flatten(saved), _flatten(now)
         changed = [k for k in sorted(flat_saved.keys() | flat_now.keys()) if flat_saved.get(k) != flat_now.get(k)]
@@ -137,6 +142,7 @@ def bench(
     config: BenchConfig = DEFAULT_CONFIG,
     *,
     threads: Sequence[int] | None = None,
+    backends: Sequence[str] | None = None,
     isolate: bool = True,
     progress: Progress = SILENT,
     keep_going: bool = False,
@@ -145,7 +151,7 @@ def bench(
     checkpoint: Callable[[list[dict]], None] | None = None,
     open_session: Callable | None = None,
 ) -> list[Result]:
-    """Every model at every thread count, their rounds interleaved (A1 B1 C1 A2 B2 C2 …, schedule.py), each
+    """Every model at every thread count (on each of `backends`), their rounds interleaved (A1 B1 A2 B2 …), each
     session in a fresh process unless isolate=False; the results in model-major order.
 
     Each finished measurement goes to `progress` as `advance(label=model, result=measurement)`, its warnings as
@@ -158,20 +164,21 @@ def bench(
     config.validate()
     counts = list(threads) if threads else [config.threads or default_threads()]
     done = {_key(r) for r in previous if measured(r)}
-    todo = [(spec, n) for spec in specs for n in counts if (spec.name, n) not in done]
-    total = len(specs) * len(counts)
+    names = list(backends) if backends else [config.backend]  # a backend sweep, like a thread sweep
+    todo = [(spec, n, b) for spec in specs for b in names for n in counts if (spec.name, n, b) not in done]
+    total = len(specs) * len(counts) * len(names)
     if len(todo) < total:
         progress.message("note", f"resuming: {total - len(todo)} of {total} measurement(s) already saved")
     keep_going = keep_going and total > 1
     flops: dict[str, int | ZooError] = {}  # counted once per model, not once per thread count
-    entries = [Entry(spec, replace(config, threads=n)) for spec, n in todo]
+    entries = [Entry(spec, replace(config, threads=n, backend=b)) for spec, n, b in todo]
     results: dict[int, Result] = {}
     task = progress.task("bench", total=len(todo), unit="items")
 
     def finished(index: int, result: Measurement | ZooError) -> None:
         e = entries[index]
         if isinstance(result, ZooError):
-            failure = _failure(e.spec, config, e.config.threads or 1, isolate, result)
+            failure = _failure(e.spec, e.config, e.config.threads or 1, isolate, result)
             results[index] = failure
             if keep_going:
                 progress.message("error", f"{e.spec.name}: {failure.error}")

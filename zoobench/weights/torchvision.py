@@ -72,7 +72,7 @@ class TorchvisionSource:
             raise ZooError(f"torchvision publishes no weights for {arch!r}") from exc
 
     def _weight(self, spec: ModelSpec, arch: str, member) -> Weight:
-        build, drop = WITH_WEIGHTS.get(arch, ({}, ()))
+        _, drop = WITH_WEIGHTS.get(arch, ({}, ()))
         recipe = _recipe(member)
         return Weight(
             "torchvision",
@@ -82,7 +82,7 @@ class TorchvisionSource:
             recipe,
             _published(member, recipe.crop_size),
             build=ZOO_BUILD.get(arch, {}),
-            drop=drop,
+            drop=() if spec.external else drop,  # torchvision's own model (torchvision:<name>) keeps its aux heads
             classifier="FEATURES" not in member.name,
         )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoobench import registry
+from zoobench import backends, registry
 from zoobench.errors import ZooError, guarded
 from zoobench.imagenet.devkit import ClassInfo
 from zoobench.imagenet.evaluate import labelsets
@@ -94,6 +94,7 @@ class EvalResult:
     classes: list[ClassInfo]
     warnings: list[str]  # also reported through `progress` as they came
     rank: int = 0
+    backend: dict = field(default_factory=dict)  # --backend: zoobench.backends.Prepared.report() of its conversion
 
     @property
     def is_main(self) -> bool:
@@ -123,6 +124,7 @@ class EvalResult:
             "recipe_overrides": ", ".join(self.config.overrides),
             "seed": self.config.seed,
             **({"gpu": self.run.gpu} if self.run.gpu else {}),
+            **{k: v for k, v in self.backend.items() if k != "backend_warnings"},
         }
 
 
@@ -287,6 +289,8 @@ class _Model:
     error: str | None = None  # why it failed, once it did
     parts: list[RankPart] = field(default_factory=list)  # every rank's share of its predictions
     pass_size: int = 1  # models in its pass over the images
+    target: backends.Target = field(default_factory=backends.Target)  # who runs it (eager: the module itself)
+    backend: dict = field(default_factory=dict)  # its conversion's report, when a backend other than eager runs it
 
 
 def _named(model: str | nn.Module | registry.ModelSpec) -> tuple[str, registry.ModelSpec | None]:
@@ -308,6 +312,8 @@ def _prepare(m: _Model, weights: str | Path | None, d: Ranks, dev: torch.device,
     m.net = collective(d, lambda: _build(m.spec, m.given, m.name, source.build, m.cfg.seed), f"{m.name}: building")  # type: ignore[assignment]
     collective(d, lambda: fetch_weights(source, may_download=d.local_rank == 0, progress=shown), "fetching weights")
     m.weights = collective(d, lambda: _ready(m.net, m.name, source, m.cfg, dev, folder), "loading weights")  # type: ignore
+    if m.target.backend != "eager":  # the loop calls the converted model (checked against this one in fp32)
+        m.net, m.backend = collective(d, lambda: backends.for_eval(m.name, m.net, m.target, m.cfg), "converting")
 
 
 def _passes(ready: list[_Model]) -> list[list[_Model]]:
@@ -327,6 +333,10 @@ def evaluate_many(
     labels: str = "imagenet",
     predictions: str | Path | None = None,
     progress: Progress = SILENT,
+    backend: str = "eager",
+    precision: str = "fp32",
+    calibration: str | None = None,
+    cache_dir: str | Path | None = None,
     **options,
 ) -> list[EvalResult | Failed]:
     """Top-1 / top-5 of several models on one folder: each image is read once per transform and fed to every model
@@ -338,11 +348,12 @@ def evaluate_many(
     """
     base = EvalConfig(**options)
     base.validate()  # every option checked before any work
+    target = backends.eval_target(backend, precision, calibration, cache_dir, base)
     labelsets.parse(labels)
     if predictions is not None and len(models) != 1:
         raise ZooError(f"predictions must be left out with {len(models)} models: its file holds one model's answers")
     todo = [
-        _Model(name, spec, given, _config_for(spec, base, weights))
+        _Model(name, spec, given, _config_for(spec, base, weights), target=target)
         for given in models
         for name, spec in [_named(given)]
     ]
@@ -365,7 +376,8 @@ def evaluate_many(
                 m.error = str(exc)
                 say("error", m.error)
                 continue
-            for text in [*m.weights.warnings, *_random_init_warning(m.name, m.weights, len(folder.classes))]:  # type: ignore[union-attr]
+            for text in [*m.weights.warnings, *_random_init_warning(m.name, m.weights, len(folder.classes)),  # type: ignore[union-attr]
+                         *backends.flagged(m.name, m.backend)]:  # fmt: skip
                 shown.message("warning", text)
         ready = [m for m in todo if m.error is None]
         plan = loader_plan(base.workers, d.local_world, base.device_type)
@@ -426,7 +438,8 @@ def _result(m: _Model, folder: ImageFolderSet, data: str | Path, run: RunInfo, r
         folder.left_out,
     )
     times = LoopTimes.over_ranks([p.times for p in m.parts])
-    warnings = [*folder.warnings, *m.weights.warnings, *_random_init_warning(m.name, m.weights, len(folder.classes))]  # type: ignore[union-attr]
+    warnings = [*folder.warnings, *m.weights.warnings, *_random_init_warning(m.name, m.weights, len(folder.classes)),  # type: ignore[union-attr]
+                *backends.flagged(m.name, m.backend)]  # fmt: skip
     return EvalResult(
         m.name,
         m.cfg,
@@ -442,6 +455,7 @@ def _result(m: _Model, folder: ImageFolderSet, data: str | Path, run: RunInfo, r
         folder.classes,
         warnings,
         rank,
+        m.backend,
     )
 
 
