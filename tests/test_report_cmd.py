@@ -581,3 +581,17 @@ def test_html_renders_in_headless_chromium(fixture_dir: Path, tmp_path: Path) ->
     counts = {c: n for n, c in colours}
     assert counts.get((0xF0, 0xF3, 0xF7), 0) > 2000
     assert sum(n for n, c in colours if sum(c) < 150) > 1000
+
+
+def test_a_converted_model_is_another_setting_than_eager(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An int8 OpenVINO run of resnet18 must never stand in for its eager fp32 latency in the table or the plots."""
+    int8 = dict(bench_row("resnet18", 2, 2.0), backend="openvino", precision="int8")
+    converted = [int8, dict(bench_row("resnet50", 2, 5.0), backend="openvino", precision="int8")]
+    write_json(tmp_path / "int8.json", converted, ENV_A)
+    write_json(tmp_path / "eager.json", [bench_row("resnet18", 2, 30.0)], ENV_A)
+    found = results.collect([tmp_path])
+    settings = {s.backend for s in found.best_settings().values()}
+    assert settings == {"eager"}
+    code, out, err = run_cli(capsys, "report", str(tmp_path / "eager.json"), str(tmp_path / "int8.json"), "-f", "md")
+    assert code == 0, err
+    assert md_row(out, "resnet18")[4] == "30.00"

@@ -53,9 +53,13 @@ class Setting:
     batch: int = 1
     resolution: int | None = None
     threads: int | None = None
+    # Who ran the model (bench --backend / --precision): an int8 OpenVINO run is another setting than eager fp32.
+    backend: str = "eager"
+    precision: str = "fp32"
 
     def describe(self) -> str:
-        parts = [self.device, self.dtype, f"batch {self.batch}"]
+        runtime = [] if (self.backend, self.precision) == ("eager", "fp32") else [f"{self.backend} {self.precision}"]
+        parts = [self.device, *runtime, self.dtype, f"batch {self.batch}"]
         if self.resolution:
             parts.append(f"{self.resolution}x{self.resolution}")
         if self.threads:
@@ -219,6 +223,8 @@ def _latency(row: dict, env: dict, path: str, source: str) -> Latency | None:
         batch=as_int(row.get("batch")) or 1,
         resolution=as_int(row.get("resolution")),
         threads=threads,
+        backend=one_line(row.get("backend") or "eager", 20),
+        precision=one_line(row.get("precision") or "fp32", 20),
     )
     busy = row.get("busy") is True or str(row.get("busy")).lower() == "true"
     return Latency(row["model"].strip(), ms, setting, _machine(env, row, device), source, busy, path, row)
