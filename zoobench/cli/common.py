@@ -43,16 +43,27 @@ err = _StderrConsole()
 # Shared option types, so every command spells them the same way.
 Models = Annotated[
     list[str] | None,
-    typer.Argument(help="Model names, aliases, globs ('resnet*'), torchvision:<name> or package.module:callable."),
+    typer.Argument(
+        metavar="MODEL",
+        help="Model names, aliases, globs ('resnet*'), torchvision:<name> or package.module:callable.",
+        show_default=False,
+    ),
 ]
 AllModels = Annotated[bool, typer.Option("--all", help="Every registered model.")]
-Family = Annotated[str | None, typer.Option("--family", help="Only this family (see `zoobench list`).")]
+Family = Annotated[
+    str | None, typer.Option("--family", metavar="FAMILY", help="Only this family (see `zoobench list`).")
+]
 Format = Annotated[
     str | None,
-    typer.Option("--format", "-f", help="table|md|csv|json. Default: table on a terminal, md when redirected."),
+    typer.Option(
+        "--format", "-f", metavar="FORMAT", help="table|md|csv|json. Default: table on a terminal, md when redirected."
+    ),
 ]
-Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (format from its extension).")]
-Resolution = Annotated[int, typer.Option("--resolution", "-r", help="Input height = width in pixels.")]
+Output = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", metavar="FILE", help="Write to this file (format from its extension)."),
+]
+Resolution = Annotated[int, typer.Option("--resolution", "-r", metavar="PX", help="Input height = width in pixels.")]
 Native = Annotated[
     bool,
     typer.Option("--native-resolution", help="Use each model's native resolution instead of --resolution."),

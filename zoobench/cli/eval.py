@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from zoobench.cli.common import Format, Native, Output, app, err, progress_for
+from zoobench.cli.common import AllModels, Family, Format, Models, Native, Output, app, err, progress_for
 from zoobench.errors import ZooError
 from zoobench.output import formats, views
 
@@ -77,15 +77,12 @@ def _floats3(value: str | None, option: str) -> tuple[float, float, float] | Non
 
 @app.command("eval")
 def eval_cmd(
-    models: Annotated[
-        list[str],
-        typer.Argument(
-            help="Model names, aliases or globs ('resnet*'), torchvision:<name> or package.module:callable."
-        ),
-    ],
     data: Annotated[
         Path, typer.Option("--data", help="OUT/val from prepare-imagenet (OUT/classes.json gives labels).")
     ],
+    models: Models = None,
+    all_models: AllModels = False,
+    family: Family = None,
     crops: Annotated[int, typer.Option("--crops", help="1 (centre), 5 (corners + centre) or 10 (+ flips).")] = 1,
     resize: Annotated[
         str | None,
@@ -185,7 +182,7 @@ def eval_cmd(
     main = evaluation.env_rank() == 0  # only rank 0 writes -o: only it checks -o
     if main:
         formats.preflight(fmt, output)
-    specs = registry.select(models)
+    specs = registry.select(models or [], all_models=all_models, family=family)
     try:
         with progress_for(str) as shown:
             results = evaluation.evaluate_many(
