@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
-import torch
-
 import zoobench
 
 # Assumed per core: two FMA pipes as wide as the widest SIMD extension the flags advertise. True for Intel cores since
@@ -158,6 +156,8 @@ def git_commit() -> str | None:
 
 def gpu_info(index: int = 0) -> dict:
     """Name, memory, capability, driver and CUDA/cuDNN versions of one GPU; {} without CUDA."""
+    import torch
+
     if not torch.cuda.is_available():
         return {}
     props = torch.cuda.get_device_properties(index)
@@ -186,7 +186,10 @@ def _nvidia_driver() -> str | None:
 
 def collect(device: str = "cpu") -> dict:
     """Software versions, CPU, thread settings and load of this process; GPU details when `device` is cuda."""
-    import torchvision  # here, not at the top: measurement workers should not pay for its import
+    # Here, not at the top: the CPU facts (usable cores, flags) serve torch-free commands such as prepare-imagenet,
+    # and measurement workers should not pay for torchvision's import.
+    import torch
+    import torchvision
 
     ghz, clock_src = cpu_clock_ghz()
     simd = sorted(f for f in cpu_flags() if f in {"avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "asimd"})
@@ -341,6 +344,8 @@ def doctor(
 ) -> list[dict]:
     """Read-only rows (check, value, verdict, fix) of what can skew a latency on this machine (pyperf's
     `system show`). `root` is where /proc and /sys are read from; `cpus` the usable CPUs (default: this process's)."""
+    import torch
+
     cpus = cpus if cpus is not None else (affinity() or list(range(os.cpu_count() or 1)))
     return [
         _governor_row(root, cpus),

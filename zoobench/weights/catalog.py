@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from zoobench.errors import first_line
 from zoobench.registry import ModelSpec
 from zoobench.weights.recipe import IMAGENET_MEAN, IMAGENET_STD
 from zoobench.weights.sources import KINDS, Weight, source
@@ -56,7 +57,7 @@ def catalog(specs: Iterable[ModelSpec]) -> tuple[list[dict], dict[str, str]]:
             src = source(kind)
             found = {s.name: src.weights(s) for s in specs}
         except Exception as exc:  # ZooError naming the extra; any other import failure of the library alike
-            missing[kind] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            missing[kind] = first_line(exc)
             continue
         rows += [_row(w) for ws in found.values() for w in ws]
     order = {s.name: i for i, s in enumerate(specs)}

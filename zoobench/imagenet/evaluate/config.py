@@ -15,11 +15,11 @@ import torch
 from zoobench.errors import ZooError
 from zoobench.imagenet.transforms import RESIZE_MODES, EvalTransform, positive_pixels
 from zoobench.output.files import check_output
+from zoobench.timing.config import DTYPES
 from zoobench.weights.recipe import SEED, Preprocessing
 
 AVERAGING = ("softmax", "logits")
 PREPROCESS = ("weights", "seed")  # the released weight's own recipe (default), or the seed's 256/224 bilinear
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 CROPS_PER_BATCH = 64  # the default batch holds this many crops
 
 

@@ -8,7 +8,6 @@ this process can name the file, or count it when skip_bad is set.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,19 +18,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from zoobench.environment import usable_cores
 from zoobench.errors import ZooError, guarded
 from zoobench.imagenet.evaluate.config import AVERAGING, EvalConfig
 from zoobench.imagenet.evaluate.dataset import ImageFolderSet
 from zoobench.imagenet.evaluate.predictions import Predictions
 from zoobench.imagenet.transforms import EvalTransform
 from zoobench.output.progress import Task
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+from zoobench.timing.stats import Z95
+
 CI_METHOD = "Wilson score interval, 95%"
 
 

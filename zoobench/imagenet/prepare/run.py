@@ -3,13 +3,13 @@ disk, check MD5s, take OUT, extract what is not done yet (or, with verify_only, 
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from zoobench import environment
 from zoobench.errors import ZooError
 from zoobench.imagenet import devkit as dk
 from zoobench.imagenet.prepare.extract import Job, run_jobs, train_class_job
@@ -225,7 +225,7 @@ def _summarize(result: PrepareResult, progress: Progress, verify_only: bool) -> 
 
 def _workers(workers: int | None) -> int:
     if workers is None:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return environment.usable_cores()
     if workers < 1:
         raise ZooError("workers must be at least 1")
     return workers
