@@ -131,6 +131,19 @@ def fp16_model(name: str, model: torch.nn.Module, x: torch.Tensor, target: Targe
                   make)  # fmt: skip
 
 
+def provenance(artifact: Artifact, method: str | None, target: Target) -> dict:
+    """What a Prepared built from `model_for`'s file records of it: the file, whether the cache served it, and for
+    int8 the calibration and the quantization method (the same for every runtime reading the file)."""
+    from zoobench.backends.int8 import parse_calibration
+
+    return {
+        "cache_hit": artifact.hit,
+        "artifact": str(artifact.path),
+        "calibration": parse_calibration(target.calibration).name if target.precision == "int8" else None,
+        "quant_method": method,
+    }
+
+
 def model_for(name: str, model: torch.nn.Module, x: torch.Tensor, target: Target) -> tuple[Artifact, str | None]:
     """The ONNX file for the target's precision and, for int8, how it was quantized."""
     if target.precision == "int8":

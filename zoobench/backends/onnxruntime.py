@@ -9,8 +9,7 @@ from __future__ import annotations
 import torch
 
 from zoobench.backends import Prepared, Target, require
-from zoobench.backends.int8 import parse_calibration
-from zoobench.backends.onnx_export import model_for
+from zoobench.backends.onnx_export import model_for, provenance
 from zoobench.errors import ZooError, guarded
 
 UNSUPPORTED = {"bf16": "onnxruntime's CPU kernels have no bfloat16 convolutions; use openvino for bf16"}
@@ -70,9 +69,6 @@ def convert(name: str, model: torch.nn.Module, x: torch.Tensor, target: Target, 
         target.precision,
         call,
         predict,
-        cache_hit=artifact.hit,
-        artifact=str(artifact.path),
         runtime_settings=settings,
-        calibration=parse_calibration(target.calibration).name if target.precision == "int8" else None,
-        quant_method=method,
+        **provenance(artifact, method, target),
     )

@@ -15,8 +15,7 @@ import numpy as np
 import torch
 
 from zoobench.backends import Prepared, Target, require
-from zoobench.backends.int8 import parse_calibration
-from zoobench.backends.onnx_export import model_for
+from zoobench.backends.onnx_export import model_for, provenance
 from zoobench.errors import ZooError, guarded
 
 HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "f32"}  # int8 comes from the QDQ file itself
@@ -102,10 +101,7 @@ def convert(name: str, model: torch.nn.Module, x: torch.Tensor, target: Target, 
         target.precision,
         call,
         predict,
-        cache_hit=artifact.hit,
-        artifact=str(artifact.path),
         runtime_settings=settings,
-        calibration=parse_calibration(target.calibration).name if target.precision == "int8" else None,
-        quant_method=method,
+        **provenance(artifact, method, target),
         warnings=warnings,
     )

@@ -11,7 +11,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from zoobench.cli.common import AllModels, Family, Format, Models, Native, Output, Resolution, app, note, progress_for
+from zoobench.cli.common import (
+    AllModels,
+    CacheDir,
+    Calibration,
+    Family,
+    Format,
+    Models,
+    Native,
+    Output,
+    Precision,
+    Resolution,
+    app,
+    note,
+    progress_for,
+)
 from zoobench.errors import ZooError
 from zoobench.output import formats, views
 from zoobench.output.progress import PREFIX
@@ -98,20 +112,9 @@ def bench(
             "conversion and first call timed apart, outputs checked against eager fp32.",
         ),
     ] = None,
-    precision: Annotated[
-        str, typer.Option("--precision", help="fp32|int8|bf16|fp16 of the backend (int8: onnxruntime, openvino).")
-    ] = "fp32",
-    calibration: Annotated[
-        str | None,
-        typer.Option(
-            "--calibration",
-            help="int8: a folder of images, dir:DIR:n=N or random:seed=S:n=N (default random:seed=0:n=32).",
-        ),
-    ] = None,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option("--cache-dir", help="Exported models (default $ZOOBENCH_CACHE or ~/.cache/zoobench)."),
-    ] = None,
+    precision: Precision = "fp32",
+    calibration: Calibration = None,
+    cache_dir: CacheDir = None,
     max_time: Annotated[
         float,
         typer.Option(

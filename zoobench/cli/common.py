@@ -64,6 +64,21 @@ Output = Annotated[
     typer.Option("--output", "-o", metavar="FILE", help="Write to this file (format from its extension)."),
 ]
 Resolution = Annotated[int, typer.Option("--resolution", "-r", metavar="PX", help="Input height = width in pixels.")]
+# The runtime a converted model runs on (zoobench/backends): bench and eval spell these alike.
+Precision = Annotated[
+    str, typer.Option("--precision", help="fp32|int8|bf16|fp16 of the backend (int8: onnxruntime, openvino).")
+]
+Calibration = Annotated[
+    str | None,
+    typer.Option(
+        "--calibration",
+        help="int8: a folder of images, dir:DIR:n=N or random:seed=S:n=N (default random:seed=0:n=32).",
+    ),
+]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option("--cache-dir", help="Exported models (default $ZOOBENCH_CACHE or ~/.cache/zoobench)."),
+]
 Native = Annotated[
     bool,
     typer.Option("--native-resolution", help="Use each model's native resolution instead of --resolution."),

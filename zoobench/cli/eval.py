@@ -8,7 +8,20 @@ from typing import Annotated
 
 import typer
 
-from zoobench.cli.common import AllModels, Family, Format, Models, Native, Output, app, err, progress_for
+from zoobench.cli.common import (
+    AllModels,
+    CacheDir,
+    Calibration,
+    Family,
+    Format,
+    Models,
+    Native,
+    Output,
+    Precision,
+    app,
+    err,
+    progress_for,
+)
 from zoobench.errors import ZooError
 from zoobench.output import formats, views
 
@@ -139,17 +152,9 @@ def eval_cmd(
             "--backend", help="eager (default), compile, onnxruntime or openvino: the loop runs the converted model."
         ),
     ] = "eager",
-    precision: Annotated[
-        str, typer.Option("--precision", help="fp32|int8|bf16|fp16 of --backend (int8: onnxruntime, openvino).")
-    ] = "fp32",
-    calibration: Annotated[
-        str | None,
-        typer.Option("--calibration", help="int8: a folder of images, dir:DIR:n=N or random:seed=S:n=N."),
-    ] = None,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option("--cache-dir", help="Exported models (default $ZOOBENCH_CACHE or ~/.cache/zoobench)."),
-    ] = None,
+    precision: Precision = "fp32",
+    calibration: Calibration = None,
+    cache_dir: CacheDir = None,
     mean: Annotated[
         str | None, typer.Option("--mean", help="Normalisation mean R,G,B (default: the recipe's).")
     ] = None,
