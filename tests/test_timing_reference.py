@@ -80,7 +80,7 @@ def test_compare_against_the_same_reference_judges_the_relative_figure():
     """The host ran 30 % slower in the second session, but the model kept its ratio to the reference: no change."""
     base, now = _ref_row(10.0, 2.0, 0.003, 1), _ref_row(13.0, 2.0, 0.003, 2)
     [result] = timing.compare([now], [base])
-    assert result["test"] == "Welch t on log round ratios to resnet18"
+    assert result["test"] == "rerun t on log round ratios to resnet18"
     assert result["verdict"] == "not significant" and abs(result["change_pct"]) < 1
     [slower] = timing.compare([_ref_row(10.0, 2.2, 0.003, 3)], [base])  # the ratio itself grew by 10 %
     assert slower["verdict"] == "slower" and slower["change_pct"] == pytest.approx(10, abs=1)

@@ -67,8 +67,10 @@ def describe(m: timing.Measurement) -> str:
     """The line each finished measurement gets on stderr (after its model's name)."""
     return (
         views.backend_phrase(m)
-        + f"{m.threads} thread(s): median {m.median_ms:.3f} ms, 95% CI ±{m.ci_pct:.1f}% (between {m.rounds} rounds in "
-        f"{m.processes} process(es)), p10 {m.p10_ms:.3f} ms (best case), {m.runs} samples, stop: {m.stop}"
+        + f"{m.threads} thread(s): median {m.median_ms:.3f} ms, "
+        + (f"a rerun within ±{m.rerun_pct:.1f}%, " if m.rerun_pct is not None else "")
+        + f"95% CI ±{m.ci_pct:.1f}% (between {m.rounds} rounds in {m.processes} process(es)), "
+        f"p10 {m.p10_ms:.3f} ms (best case), {m.runs} samples, stop: {m.stop}"
         + (
             f", x{m.reference} {m.relative:.4f} [{m.relative_ci_low:.4f}, {m.relative_ci_high:.4f}]"
             if m.relative is not None
@@ -155,7 +157,8 @@ def bench(
         typer.Option(
             "--compare",
             help="Baseline JSON from `zoobench bench -f json`: faster / slower / not significant per model "
-            "(two-sided Welch t on log round medians, p < 0.05; no verdict when either side was busy).",
+            "(two-sided t on log round medians with run-to-run drift inside, p < 0.05; no verdict when either "
+            "side was busy).",
         ),
     ] = None,
     tolerance: Annotated[

@@ -17,6 +17,7 @@ _BUSY = Column("busy", "Busy", lambda v: "yes" if v else "")
 BENCH_COLUMNS = [
     *_BENCH_KEY,
     Column("median_ms", "Median/ms", num(3)),
+    Column("rerun_pct", "Rerun95 ±%", num(1)),
     Column("ci_pct", "CI95 ±% (rounds)", num(1)),
     Column("p10_ms", "p10/ms (best case)", num(3)),
     *(Column(f"{k}_ms", f"{k}/ms", num(3)) for k in ("p90", "p99")),
@@ -77,9 +78,11 @@ def bench_notes(config: timing.BenchConfig, policy: timing.Policy) -> list[str]:
         f"Median/ms: of every timed call in {policy.rounds} rounds spread over --max-time {policy.max_time:g} s, in "
         f"{policy.processes} fresh process(es), the rounds of all models interleaved. Each call is timed alone "
         "(calls_per_run 1) unless it is shorter than the clock can time well, then in blocks.",
-        "CI95 ±% (rounds): half-width of the 95% CI of the median, % of it, from the spread between round medians "
-        "(Student t on their logs): it covers the machine's drift across this run's rounds and processes, not "
-        "a later run's conditions. calls_ci_pct in CSV/JSON is the call-level CI one process alone would state.",
+        "Rerun95 ±%: where a rerun's median lands, 95% prediction interval, % of the median: Student t on the log "
+        "round medians with width sd x sqrt(1 + 1/rounds), since this host drifts between runs as much as between "
+        "rounds (docs/methodology.md, rerun interval). CI95 ±% (rounds): the narrower 95% CI of this run's median "
+        "(sd / sqrt(rounds)); it covers the drift across this run's rounds and processes, not a later run's "
+        "conditions. calls_ci_pct in CSV/JSON is the call-level CI one process alone would state.",
         f"Stop = ci: that CI reached ±{100 * policy.rel_ci:g}% (looked at from {policy.min_rounds} rounds, in two "
         "processes where there are two); "
         "Stop = max_time: every round ran. Between rounds %: sd of the log round medians (drift); "

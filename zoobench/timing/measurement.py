@@ -143,6 +143,11 @@ class Measurement(Setting):
     tolerance: float | None = None
     min_top1_agree: float | None = None
     compared_images: int | None = None
+    # The 95 % prediction interval for the median a rerun will find (>= 2 rounds; stats.between_ci): the precision
+    # printed beside the median. None in files written before it existed.
+    rerun_low_ms: float | None = None
+    rerun_high_ms: float | None = None
+    rerun_pct: float | None = None  # half-width of its wider side, % of the median
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -226,6 +231,9 @@ def build(
         ci_pct=100 * rs.ci_rel,
         ci_method=rs.ci_method,
         calls_ci_pct=100 * stats.ci_rel,
+        rerun_low_ms=None if rs.rerun_low is None else rs.rerun_low * ms,
+        rerun_high_ms=None if rs.rerun_high is None else rs.rerun_high * ms,
+        rerun_pct=None if rs.rerun_rel is None else 100 * rs.rerun_rel,
         mean_ms=stats.mean * ms,
         std_ms=stats.std * ms,
         iqr_ms=stats.iqr * ms,

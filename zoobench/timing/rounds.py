@@ -4,6 +4,7 @@ A model is measured in several rounds spread over its budget, in more than one f
 median of every timed call; its 95 % CI comes from the spread BETWEEN round medians (Student t on their logs, the
 method of batch means, docs/methodology.md), so the machine's drift over the run and the process-to-process
 differences are inside it — the call-level CI of one process, which the seed reported, is kept as `calls_ci`.
+The figure printed beside a median is the wider rerun interval: where a rerun's median lands (stats.between_ci).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class RoundStats:
     ci_high: float
     ci_rel: float  # relative half-width of the wider side of the headline CI
     ci_method: str  # CI_ROUNDS or CI_CALLS
+    rerun_low: float | None  # 95 % prediction interval for the median a rerun will find (>= 2 rounds; else None)
+    rerun_high: float | None
+    rerun_rel: float | None  # relative half-width of its wider side
     round_medians: list[float]
     round_processes: list[int]
     process_medians: list[float]  # median of every call each process timed, by process index
@@ -95,8 +99,10 @@ def combine(rounds: Sequence[Round]) -> RoundStats:
     medians = [float(np.median(r.samples)) for r in rounds]
     processes = sorted({r.process for r in rounds})
     by_process = [float(np.median([s for r in rounds if r.process == p for s in r.samples])) for p in processes]
+    rerun: tuple[float, float, float] | tuple[None, None, None] = (None, None, None)
     if len(rounds) >= 2 and min(medians) > 0:
         low, high, rel = between_ci(medians, stats.median)
+        rerun = between_ci(medians, stats.median, rerun=True)
         method = CI_ROUNDS
     else:
         low, high, rel, method = stats.ci_low, stats.ci_high, stats.ci_rel, CI_CALLS
@@ -120,6 +126,9 @@ def combine(rounds: Sequence[Round]) -> RoundStats:
         ci_high=high,
         ci_rel=rel if math.isfinite(rel) else math.inf,
         ci_method=method,
+        rerun_low=rerun[0],
+        rerun_high=rerun[1],
+        rerun_rel=rerun[2] if rerun[2] is None or math.isfinite(rerun[2]) else math.inf,
         round_medians=medians,
         round_processes=[r.process for r in rounds],
         process_medians=by_process,

@@ -25,18 +25,22 @@ def t95(df: int) -> float:
     return T975[df - 1] if df <= len(T975) else Z95 + 2.4 / df  # 2.4/df: the first-order correction, within 0.1 %
 
 
-def between_ci(groups: Sequence[float], center: float) -> tuple[float, float, float]:
-    """95 % CI of `center` from the spread of independent group estimates (round medians, round ratios):
+def between_ci(groups: Sequence[float], center: float, *, rerun: bool = False) -> tuple[float, float, float]:
+    """95 % interval of `center` from the spread of independent group estimates (round medians, round ratios):
     (low, high, relative half-width of the wider side).
 
     Student t on the logs of the group estimates (noise on latency is multiplicative), the method of batch means:
-    centre x exp(±t(k-1) · sd(log groups) / √k). Needs k >= 2 groups.
+    centre x exp(±t(k-1) · sd(log groups) · w), needs k >= 2 groups. w = 1/√k gives the CI of this run's centre;
+    `rerun` gives the prediction interval for the centre a rerun will find, w = √(1 + 1/k): a host's speed drifts
+    over minutes as much as between the rounds of one run (docs/methodology.md, "Rerun interval"), so a rerun's
+    median is as far from this one as one round is from another, not √k times closer.
     """
     k = len(groups)
     if k < 2:
         raise ValueError("a CI from groups needs at least two")
     logs = np.log(np.asarray(groups, dtype=float))
-    half = t95(k - 1) * float(logs.std(ddof=1)) / math.sqrt(k)
+    width = math.sqrt(1 + 1 / k) if rerun else 1 / math.sqrt(k)
+    half = t95(k - 1) * float(logs.std(ddof=1)) * width
     return center * math.exp(-half), center * math.exp(half), math.expm1(half)
 
 
