@@ -45,7 +45,6 @@ def test_prepare_imagenet_imports_nothing_heavy(archives, tmp_path, fmt):
     assert imported(archives, tmp_path / "out", "-f", fmt, "--verify-only") == {"code": 0, "heavy": []}
 
 
-@pytest.mark.xfail(strict=True, reason="formats.to_csv writes CSV with pandas (zoobench/output/formats.py)")
 def test_prepare_imagenet_csv_imports_nothing_heavy(archives, tmp_path):
     assert imported(archives, tmp_path / "out", "-f", "csv") == {"code": 0, "heavy": []}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -133,10 +134,52 @@ def to_json(
     return json.dumps(doc, indent=2, default=str) + "\n"
 
 
-def to_csv(rows: Sequence[dict]) -> str:
-    import pandas as pd  # its CSV dialect (ints stay ints beside blanks) is the committed files' format
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
-    return pd.DataFrame(list(rows)).to_csv(index=False)
+
+def _is_int(value: object) -> bool:
+    """An integer that fits int64 (pandas keeps bigger ones as objects, written with str())."""
+    integral = isinstance(value, numbers.Integral) and not isinstance(value, bool | _np_bool())
+    return integral and -(2**63) <= value < 2**63  # type: ignore[operator]
+
+
+def _is_real(value: object) -> bool:
+    return _is_int(value) or (isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral))
+
+
+def _np_bool() -> type:
+    """numpy's bool scalar type when numpy is loaded (a row may carry one), else a type no value has."""
+    np = sys.modules.get("numpy")
+    return np.bool_ if np is not None else type("_NoBool", (), {})
+
+
+def _cell_writer(values: list[object]) -> Callable[[object], str]:
+    """How one column's cells are written: pandas's dialect for the column's inferred type (the committed CSV files
+    were written by pandas), so that CSV costs no pandas import. Ints stay ints unless a blank is beside them
+    (then, as in pandas, the column is float: 1.0); numbers mixed with floats are floats; anything else is str()."""
+    present = [v for v in values if not _missing(v)]
+    if present and all(_is_int(v) for v in present) and len(present) == len(values):
+        return lambda v: str(int(v))  # type: ignore[call-overload]
+    if present and all(_is_real(v) for v in present):
+        return lambda v: "" if _missing(v) else repr(float(v))  # type: ignore[arg-type]
+    return lambda v: "" if _missing(v) else str(v)
+
+
+def to_csv(rows: Sequence[dict]) -> str:
+    """Rows as CSV: the union of their keys in order of first appearance, a blank for a missing cell."""
+    import csv
+    import io
+
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    columns = {k: [r.get(k) for r in rows] for k in names}
+    writers = {k: _cell_writer(v) for k, v in columns.items()}
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(names)
+    for i in range(len(rows)):
+        out.writerow([writers[k](columns[k][i]) for k in names])
+    return buf.getvalue()
 
 
 def emit(
