@@ -41,6 +41,7 @@ FLAGS = {
     "calibration": "--calibration",
     "device": "--device",
     "max_time": "--max-time",
+    "mode": "--mode",
     "precision": "--precision",
     "processes": "--processes",
     "rounds": "--rounds",
@@ -67,14 +68,21 @@ def describe(m: timing.Measurement) -> str:
     """The line each finished measurement gets on stderr (after its model's name)."""
     return (
         views.backend_phrase(m)
-        + f"{m.threads} thread(s): median {m.median_ms:.3f} ms, 95% CI ±{m.ci_pct:.1f}% (between {m.rounds} rounds in "
-        f"{m.processes} process(es)), p10 {m.p10_ms:.3f} ms (best case), {m.runs} samples, stop: {m.stop}"
+        + f"{m.mode}, {m.threads} thread(s): median {m.median_ms:.3f} ms, 95% CI ±{m.ci_pct:.1f}% (between "
+        f"{m.rounds} rounds in {m.processes} process(es)), p10 {m.p10_ms:.3f} ms (best case), {m.runs} samples, "
+        f"stop: {m.stop}"
         + (
             f", x{m.reference} {m.relative:.4f} [{m.relative_ci_low:.4f}, {m.relative_ci_high:.4f}]"
             if m.relative is not None
             else ""
         )
         + (f", compiled in {m.compile_s:.1f} s" if m.compile_s is not None else "")
+        + (
+            f", batch {m.batch}: {m.images_per_s:.1f} images/s [{m.images_per_s_ci_low:.1f}, "
+            f"{m.images_per_s_ci_high:.1f}]"
+            if m.mode == "throughput" or m.batch > 1
+            else ""
+        )
     )
 
 
@@ -96,6 +104,15 @@ def bench(
         ),
     ] = None,
     device: Annotated[str, typer.Option("--device", help="cpu|cuda.")] = "cpu",
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="latency|throughput. latency: each call alone, synchronised after it (one query at a time); "
+            "throughput: on CUDA a sample's calls are queued back to back and synchronised once; images/s is the "
+            "headline (on the cpu calls are synchronous, so only the report differs).",
+        ),
+    ] = "latency",
     dtype: Annotated[str, typer.Option("--dtype", help="fp32|bf16|fp16 (bf16 and fp16 through autocast).")] = "fp32",
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC model and input.")] = False,
     compile_model: Annotated[
@@ -204,6 +221,7 @@ def bench(
             compile=compile_model,
             tf32=tf32,
             seed=seed,
+            mode=mode,
             policy=timing.Policy(max_time=max_time, rounds=rounds, processes=processes),
         )
         for name in names or [config.backend]:  # every backend of a sweep, before any work
@@ -231,7 +249,8 @@ def bench(
     res = "native res." if native else f"{resolution}px"
 
     def write(rows: list[dict], compared: bool = False) -> None:
-        columns = views.bench_columns(compared, any(r.get("error") for r in rows), reference is not None)
+        columns = views.bench_columns(compared, any(r.get("error") for r in rows), reference is not None,
+                                      throughput=mode == "throughput")  # fmt: skip
         shown_notes = notes
         if names and names != ["eager"] or precision != "fp32":
             columns, shown_notes = views.with_backends(columns), notes + views.backend_notes(rows)
@@ -240,7 +259,7 @@ def bench(
             columns,
             fmt=fmt,
             output=output,
-            title=f"zoobench bench: batch {batch}, {res}, {dtype}, {device} ({env['cpu']})",
+            title=f"zoobench bench: {mode} mode, batch {batch}, {res}, {dtype}, {device} ({env['cpu']})",
             md=lambda r: formats.markdown_with_notes(r, columns, shown_notes),
             environment=env,
             json_extra={"notes": shown_notes, "config": config.to_dict()},

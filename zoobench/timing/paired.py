@@ -20,7 +20,7 @@ from zoobench.output.progress import SILENT, Progress
 from zoobench.registry import ModelSpec
 from zoobench.timing import machine
 from zoobench.timing.config import DEFAULT_CONFIG, BenchConfig
-from zoobench.timing.loop import Clock, Policy, warm_up
+from zoobench.timing.loop import LATENCY, Clock, Policy, sample_calls, timed, warm_up
 from zoobench.timing.machine import LoadProbe, assess_load, default_threads
 from zoobench.timing.stats import between_ci, ci_of_median
 
@@ -58,21 +58,18 @@ def alternate(
     first: int = 0,
     max_pairs: int = 100_000,
     current: list[int] | None = None,
+    mode: str = LATENCY,
 ) -> list[list[float]]:
     """Pairs (one sample of every entry each) until the clock passes `until` (at least one pair): seconds per call
-    of entry j in pair i at [j][i]. Pair `first + i` runs in order when even, reversed when odd (ABBA)."""
+    of entry j in pair i at [j][i]. Pair `first + i` runs in order when even, reversed when odd (ABBA). `mode`:
+    how a sample's calls are synchronised (loop.timed)."""
     current = current if current is not None else [0]
     times: list[list[float]] = [[] for _ in fns]
     while True:
         forward = (first + len(times[0])) % 2 == 0
         for j in range(len(fns)) if forward else range(len(fns) - 1, -1, -1):
             current[0] = j
-            sync()
-            t0 = clock()
-            for _ in range(numbers[j]):
-                fns[j]()
-            sync()
-            times[j].append((clock() - t0) / numbers[j])
+            times[j].append(timed(fns[j], numbers[j], clock, sync, mode)[0])
         if clock() >= until or len(times[0]) >= max_pairs:
             return times
 
@@ -84,9 +81,12 @@ def time_pairs(
     sync: Callable[[], None] | None = None,
     policy: Policy = DEFAULT_CONFIG.policy,
     current: list[int] | None = None,
+    mode: str = LATENCY,
+    queue: int = 1,
 ) -> PairTiming:
     """Warm each callable up, then time them alternately, one sample each per pair, for `policy.max_time` seconds
-    per entry in `policy.rounds` rounds. `current[0]` names the entry running (so a failure can name it)."""
+    per entry in `policy.rounds` rounds. `current[0]` names the entry running (so a failure can name it). `mode`
+    and `queue`: throughput mode times at least `queue` calls per sample, synchronised once (loop.timed)."""
     sync = sync or (lambda: None)
     current = current if current is not None else [0]
     budget = policy.max_time * len(fns)
@@ -94,15 +94,15 @@ def time_pairs(
     for j, fn in enumerate(fns):
         current[0] = j
         warms.append(warm_up(fn, clock=clock, sync=sync, policy=policy, limit=policy.warmup_share * policy.max_time))
-    numbers = [w.calls_per_sample for w in warms]
+    numbers = [sample_calls(w.calls_per_sample, mode, queue) for w in warms]
     start = clock()
-    timed = max(0.0, budget - sum(w.end - w.start for w in warms))
+    span = max(0.0, budget - sum(w.end - w.start for w in warms))
     times: list[list[float]] = [[] for _ in fns]
     round_of: list[int] = []
     for r in range(policy.rounds):
-        until = start + timed * (r + 1) / policy.rounds
+        until = start + span * (r + 1) / policy.rounds
         got = alternate(fns, numbers, clock=clock, sync=sync, until=until, first=len(round_of),
-                        max_pairs=policy.max_runs - len(round_of), current=current)  # fmt: skip
+                        max_pairs=policy.max_runs - len(round_of), current=current, mode=mode)  # fmt: skip
         for j, xs in enumerate(got):
             times[j] += xs
         round_of += [r] * len(got[0])
