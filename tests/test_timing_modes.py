@@ -86,3 +86,57 @@ def test_throughput_measurement_on_the_cpu(monkeypatch):
     monkeypatch.setattr(BenchConfig, "queue", lambda self: 16)
     assert timing.measure_model(spec, config).calls_per_run >= 16
     assert timing.measure_model(spec, BenchConfig(resolution=32, threads=1, policy=QUICK)).mode == LATENCY
+
+
+# --- the batch sweep ----------------------------------------------------------------------------------------------
+
+
+def test_parse_batches_shares_the_thread_parser():
+    assert timing.parse_batches(None) is None
+    assert timing.parse_batches("1,8,32,8") == [1, 8, 32]
+    with pytest.raises(ZooError, match="batch sizes must be at least 1"):
+        timing.parse_batches("0")
+    with pytest.raises(ZooError, match="batch takes a count or a comma-separated list such as 1,8,32"):
+        timing.parse_batches("1,x")
+
+
+def _row(batch: int, ips: float, low: float, high: float, **kw) -> dict:
+    return {"model": "m", "threads": 1, "batch": batch, "images_per_s": ips, "images_per_s_ci_low": low,
+            "images_per_s_ci_high": high, "samples_ms": [1.0], **kw}  # fmt: skip
+
+
+def test_best_batch_per_model_and_threads():
+    rows = [_row(1, 100, 95, 105), _row(8, 300, 290, 310), _row(32, 280, 270, 295), _row(8, 50, 45, 55, threads=2)]
+    rows += [{"model": "m", "threads": 1, "batch": 64, "error": "out of memory"}, _row(1, 40, 39, 41, threads=2)]
+    best = {b.threads: b for b in timing.best_batches(rows)}
+    assert best[1].batch == 8 and best[1].next_batch == 32 and best[1].overlaps  # 295 reaches into 290 .. 310
+    assert best[2].batch == 8 and best[2].next_batch == 1 and not best[2].overlaps
+    assert timing.best_batches([_row(1, 100, 95, 105)]) == []  # one batch: nothing to name
+
+
+def test_batch_sweep_one_row_per_model_threads_batch(capsys):
+    import json
+
+    from clihelp import run_cli
+
+    args = ["bench", "benchnets:tiny", "-r", "32", "-t", "1", "--max-time", "0.2", "--in-process", "-b", "1,4"]
+    code, out, err = run_cli(capsys, *args, "--mode", "throughput", "-f", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [(r["batch"], r["threads"], r["mode"]) for r in doc["rows"]] == [(1, 1, THROUGHPUT), (4, 1, THROUGHPUT)]
+    [best] = doc["best_batch"]
+    assert best["batch"] in (1, 4) and best["model"] == "benchnets:tiny"
+    assert any(n.startswith("Best batch: benchnets:tiny, 1 thread(s): batch") for n in doc["notes"])
+    code, out, err = run_cli(capsys, *args, "-f", "md")  # Markdown: a footnote (the terminal's table: a note)
+    assert code == 0 and "- Best batch: benchnets:tiny, 1 thread(s): batch" in out and "| Batch" in out
+
+
+def test_api_bench_takes_a_batch_list():
+    import zoobench
+
+    config = BenchConfig(resolution=32, threads=1, policy=Policy(max_time=0.1, rounds=2, processes=1))
+    rows = zoobench.bench("benchnets:tiny", config, batch=[1, 2], isolate=False)
+    assert [r.batch for r in rows] == [1, 2]
+    assert [r.batch for r in zoobench.bench("benchnets:tiny", config, batch=3, isolate=False)] == [3]
+    with pytest.raises(ZooError, match="batch must be at least 1"):
+        zoobench.bench("benchnets:tiny", config, batch=[1, 0], isolate=False)

@@ -91,7 +91,14 @@ def bench(
     models: Models = None,
     all_models: AllModels = False,
     family: Family = None,
-    batch: Annotated[int, typer.Option("--batch", "-b", help="Images per forward pass.")] = 1,
+    batch: Annotated[
+        str,
+        typer.Option(
+            "--batch",
+            "-b",
+            help="Images per forward pass; '1,8,32' sweeps (one row per batch, and the best batch by images/s).",
+        ),
+    ] = "1",
     resolution: Resolution = 224,
     native: Native = False,
     threads: Annotated[
@@ -206,6 +213,7 @@ def bench(
         raise ZooError("--resume needs -o FILE.json: the JSON results of the run to resume")
     with _as_flags():
         counts = timing.parse_threads(threads)
+        sizes = timing.parse_batches(batch) or [1]
         names = backends.parse_backends(backend)
         config = timing.BenchConfig(
             backend=names[0] if names else "eager",
@@ -214,7 +222,7 @@ def bench(
             cache_dir=str(cache_dir) if cache_dir is not None else None,
             device=device,
             dtype=dtype,
-            batch=batch,
+            batch=sizes[0],
             resolution=None if native else resolution,
             threads=counts[0] if counts else None,
             channels_last=channels_last,
@@ -230,11 +238,11 @@ def bench(
     if reference is not None:
         reference = registry.get_spec(reference).name  # an unknown name fails now, with "did you mean"
         config = replace(config, reference=reference)
-    sweep = (counts and len(counts) > 1) or (names and len(names) > 1)
+    sweep = (counts and len(counts) > 1) or (names and len(names) > 1) or len(sizes) > 1
     if paired and (compare_to is not None or resume or reference or sweep):
         raise ZooError(
             "--paired compares the models with each other: not with --compare, --resume, --reference or a "
-            "--threads or --backend sweep"
+            "--threads, --backend or --batch sweep"
         )
     baseline = timing.load_baseline(compare_to) if compare_to is not None else None
     specs = registry.select(models or [], all_models=all_models, family=family)
@@ -244,14 +252,15 @@ def bench(
     if baseline is not None and not {s.name for s in specs} & {b["model"] for b in baseline}:
         raise ZooError(f"baseline {str(compare_to)!r} has none of the selected models")
     previous = timing.load_previous(output, config) if resume else []
-    notes = views.bench_notes(config, config.policy)
+    notes = views.bench_notes(config, config.policy, sizes)
     env = environment.collect(device)
     res = "native res." if native else f"{resolution}px"
 
     def write(rows: list[dict], compared: bool = False) -> None:
         columns = views.bench_columns(compared, any(r.get("error") for r in rows), reference is not None,
-                                      throughput=mode == "throughput")  # fmt: skip
-        shown_notes = notes
+                                      throughput=mode == "throughput", batches=len(sizes) > 1)  # fmt: skip
+        best = timing.best_batches(rows)
+        shown_notes = notes + views.best_batch_notes(best)
         if names and names != ["eager"] or precision != "fp32":
             columns, shown_notes = views.with_backends(columns), notes + views.backend_notes(rows)
         formats.emit(
@@ -259,10 +268,11 @@ def bench(
             columns,
             fmt=fmt,
             output=output,
-            title=f"zoobench bench: {mode} mode, batch {batch}, {res}, {dtype}, {device} ({env['cpu']})",
+            title=f"zoobench bench: {mode} mode, batch {','.join(map(str, sizes))}, {res}, {dtype}, {device} "
+            f"({env['cpu']})",
             md=lambda r: formats.markdown_with_notes(r, columns, shown_notes),
             environment=env,
-            json_extra={"notes": shown_notes, "config": config.to_dict()},
+            json_extra={"notes": shown_notes, "config": config.to_dict(), "best_batch": [b.to_dict() for b in best]},
             schema_kind="bench",
         )
 
@@ -272,6 +282,7 @@ def bench(
             config,
             threads=counts,
             backends=names,
+            batches=sizes,
             isolate=not in_process,
             progress=shown,
             keep_going=True,
@@ -288,9 +299,11 @@ def bench(
         if other := views.other_machine(timing.baseline_environment(compare_to), env):
             note(other)
     write(rows, compared=baseline is not None)
+    for line in views.best_batch_notes(timing.best_batches(rows)) if form == "table" else ():
+        note(line)  # the table has no footnotes: the best batch goes to stderr
     for warning in views.doctor_warnings(env.get("doctor", [])):  # once per run, after the measurements
         print(warning, file=sys.stderr, flush=True)
-    _report(rows, results, tolerance, len(specs) * len(counts or [1]) * len(names or [1]))
+    _report(rows, results, tolerance, len(specs) * len(counts or [1]) * len(names or [1]) * len(sizes))
 
 
 def describe_pair(row: timing.PairedRow) -> str:

@@ -21,6 +21,7 @@ from zoobench.output.views_bench import (  # noqa: F401 (bench/doctor specs, rea
     PAIRED_COLUMNS,
     bench_columns,
     bench_notes,
+    best_batch_notes,
     doctor_warnings,
     other_machine,
     paired_notes,

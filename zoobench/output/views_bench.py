@@ -99,7 +99,7 @@ def best_batch_notes(best: list[timing.BestBatch]) -> list[str]:
     return out
 
 
-def bench_notes(config: timing.BenchConfig, policy: timing.Policy) -> list[str]:
+def bench_notes(config: timing.BenchConfig, policy: timing.Policy, batches: list[int] | None = None) -> list[str]:
     res = "each model's native resolution" if config.resolution is None else f"{config.resolution}x{config.resolution}"
     mode = (
         "mode: throughput, each sample's calls issued back to back and synchronised once; images/s = batch / "
@@ -108,7 +108,7 @@ def bench_notes(config: timing.BenchConfig, policy: timing.Policy) -> list[str]:
         else "mode: latency, one call at a time"
     )
     return [
-        f"Latency of one forward pass ({mode}): batch {config.batch}, {res}, "
+        f"Latency of one forward pass ({mode}): batch {','.join(map(str, batches or [config.batch]))}, {res}, "
         f"{config.dtype}, {config.device}, eval mode under torch.inference_mode, fixed-seed input; warm-up excluded "
         "(docs/methodology.md).",
         f"Median/ms: of every timed call in {policy.rounds} rounds spread over --max-time {policy.max_time:g} s, in "

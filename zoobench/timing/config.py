@@ -85,7 +85,7 @@ class BenchConfig:
 DEFAULT_CONFIG = BenchConfig()  # the default argument of the measuring functions (frozen, so shared safely)
 
 
-def parse_counts(text: str | None, name: str, example: str = "1,2,4") -> list[int] | None:
+def parse_counts(text: str | None, name: str, example: str = "1,2,4", what: str = "counts") -> list[int] | None:
     """'4' -> [4]; '1,2,4' -> a sweep (repeats dropped); None -> None (the default). `name` is the parameter's."""
     if text is None:
         return None
@@ -94,7 +94,7 @@ def parse_counts(text: str | None, name: str, example: str = "1,2,4") -> list[in
     except ValueError:
         raise ZooError(f"{name} takes a count or a comma-separated list such as {example}, not {text!r}") from None
     if not values or any(v < 1 for v in values):
-        raise ZooError(f"{name} counts must be at least 1, got {text!r}")
+        raise ZooError(f"{name} {what} must be at least 1, got {text!r}")
     return list(dict.fromkeys(values))
 
 
@@ -105,4 +105,4 @@ def parse_threads(text: str | None) -> list[int] | None:
 
 def parse_batches(text: str | None) -> list[int] | None:
     """--batch: '8' -> [8]; '1,8,32' -> a sweep; None -> None (the default, batch 1)."""
-    return parse_counts(text, "batch", "1,8,32")
+    return parse_counts(text, "batch", "1,8,32", "sizes")
