@@ -103,6 +103,19 @@ TABLE = [
     Case("bench-batch-negative", ["bench", "benchnets:tiny", "-b", "8,-1"], r"--batch sizes must be at least 1"),
     Case("bench-mode", ["bench", "benchnets:tiny", "--mode", "fast"], r"unknown mode 'fast'; choose one of latency"),
     Case("bench-paired-batch-sweep", [*TINY, "benchnets:other", "--paired", "-b", "1,8"], r"--paired .*--batch sweep"),
+    Case("bench-paired-thread-sweep", [*TINY, "--paired", "--dtype", "fp32,bf16", "-t", "1,2"], r"--threads sweep"),
+    Case("bench-dtype-sweep-unpaired", [*TINY, "--dtype", "fp32,bf16"], r"a --dtype sweep needs --paired and one"),
+    Case("bench-dtype-list-unknown", [*TINY, "--dtype", "fp32,fp8"], r"unknown dtype 'fp8'; choose one of fp32"),
+    Case(
+        "bench-paired-sweep-two-models",
+        [*TINY, "benchnets:other", "--paired", "--dtype", "fp32,bf16"],
+        r"--paired with a --dtype sweep takes one model, got 2$",
+    ),
+    Case(
+        "bench-paired-two-sweeps",
+        [*TINY, "--paired", "--dtype", "fp32,bf16", "--backend", "eager,onnxruntime"],
+        r"--paired sweeps one setting at a time",
+    ),
     Case("bench-resolution-zero", ["bench", "benchnets:tiny", "-r", "0"], r"--resolution must be a positive"),
     Case("bench-dtype", ["bench", "benchnets:tiny", "--dtype", "fp8"], r"unknown dtype 'fp8'; choose one of fp32"),
     Case("bench-device", ["bench", "benchnets:tiny", "--device", "tpu"], r"unknown device 'tpu'; choose one of cpu"),
@@ -112,7 +125,7 @@ TABLE = [
         [*TINY, "--rounds", "1", "--processes", "2"],
         r"--rounds must be at least processes \(2\), got 1$",
     ),
-    Case("bench-paired-one-model", [*TINY, "--paired"], r"--paired needs at least two models"),
+    Case("bench-paired-one-model", [*TINY, "--paired"], r"--paired needs at least two models, or one model and a"),
     Case(
         "bench-paired-with-compare",
         ["bench", "benchnets:tiny", "benchnets:other", *FAST, "--paired", "--compare", "{tmp}/base.json"],

@@ -120,7 +120,14 @@ def bench(
             "headline (on the cpu calls are synchronous, so only the report differs).",
         ),
     ] = "latency",
-    dtype: Annotated[str, typer.Option("--dtype", help="fp32|bf16|fp16 (bf16 and fp16 through autocast).")] = "fp32",
+    dtype: Annotated[
+        str,
+        typer.Option(
+            "--dtype",
+            help="fp32|bf16|fp16 (bf16 and fp16 through autocast); 'fp32,bf16' with one model and --paired: "
+            "the dtypes called alternately, ratio to the first.",
+        ),
+    ] = "fp32",
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC model and input.")] = False,
     compile_model: Annotated[
         bool, typer.Option("--compile", help="torch.compile first; compile time reported apart, never timed.")
@@ -214,6 +221,7 @@ def bench(
     with _as_flags():
         counts = timing.parse_threads(threads)
         sizes = timing.parse_batches(batch) or [1]
+        dtypes = timing.parse_dtypes(dtype)
         names = backends.parse_backends(backend)
         config = timing.BenchConfig(
             backend=names[0] if names else "eager",
@@ -221,7 +229,7 @@ def bench(
             calibration=calibration,
             cache_dir=str(cache_dir) if cache_dir is not None else None,
             device=device,
-            dtype=dtype,
+            dtype=dtypes[0],
             batch=sizes[0],
             resolution=None if native else resolution,
             threads=counts[0] if counts else None,
@@ -238,16 +246,13 @@ def bench(
     if reference is not None:
         reference = registry.get_spec(reference).name  # an unknown name fails now, with "did you mean"
         config = replace(config, reference=reference)
-    sweep = (counts and len(counts) > 1) or (names and len(names) > 1) or len(sizes) > 1
-    if paired and (compare_to is not None or resume or reference or sweep):
-        raise ZooError(
-            "--paired compares the models with each other: not with --compare, --resume, --reference or a "
-            "--threads, --backend or --batch sweep"
-        )
-    baseline = timing.load_baseline(compare_to) if compare_to is not None else None
     specs = registry.select(models or [], all_models=all_models, family=family)
+    sweep = _paired_sweep(paired, specs, counts, names, sizes, dtypes)
+    if paired and (compare_to is not None or resume or reference):
+        raise ZooError("--paired compares the models with each other: not with --compare, --resume or --reference")
+    baseline = timing.load_baseline(compare_to) if compare_to is not None else None
     if paired:
-        _paired(specs, config, fmt, output, native, resolution)
+        _paired(specs, config, sweep, fmt, output, native, resolution)
         return
     if baseline is not None and not {s.name for s in specs} & {b["model"] for b in baseline}:
         raise ZooError(f"baseline {str(compare_to)!r} has none of the selected models")
@@ -306,7 +311,33 @@ def bench(
     _report(rows, results, tolerance, len(specs) * len(counts or [1]) * len(names or [1]) * len(sizes))
 
 
+def _paired_sweep(paired: bool, specs: list, counts, names, sizes: list[int], dtypes: list[str]):
+    """The one sweep of `bench MODEL --paired` as (field, values), None for models against the first; refusals."""
+    if len(dtypes) > 1 and not paired:
+        raise ZooError("a --dtype sweep needs --paired and one model (the dtypes called alternately in one process)")
+    if not paired:
+        return None
+    if counts and len(counts) > 1:
+        raise ZooError("--paired compares the models with each other in one process: a --threads sweep needs a "
+                       "process per count; run one --threads count at a time")  # fmt: skip
+    if len(sizes) > 1:
+        raise ZooError("--paired compares the models with each other at one batch size: not with a --batch sweep")
+    swept = [(f, v) for f, v in (("dtype", dtypes), ("backend", names or [])) if len(v) > 1]
+    if len(swept) > 1:
+        raise ZooError("--paired sweeps one setting at a time: --dtype or --backend, not both")
+    if swept and len(specs) != 1:
+        raise ZooError(f"--paired with a --{swept[0][0]} sweep takes one model, got {len(specs)}")
+    if not swept and len(specs) < 2:
+        raise ZooError("--paired needs at least two models, or one model and a --dtype or --backend sweep")
+    return swept[0] if swept else None
+
+
 def describe_pair(row: timing.PairedRow) -> str:
+    if row.setting is not None:
+        return (
+            f"{row.model} {row.setting} / {row.reference_setting} = {row.ratio:.4f} (median of {row.pairs} per-pair "
+            f"ratios), 95% CI [{row.ci_low:.4f}, {row.ci_high:.4f}] (between {row.rounds} rounds)"
+        )
     return (
         f"{row.model} / {row.reference} = {row.ratio:.4f} (median of {row.pairs} per-pair ratios), 95% CI "
         f"[{row.ci_low:.4f}, {row.ci_high:.4f}] (between {row.rounds} rounds)"
@@ -314,26 +345,30 @@ def describe_pair(row: timing.PairedRow) -> str:
 
 
 def _paired(
-    specs: list, config: timing.BenchConfig, fmt: str | None, output: Path | None, native: bool, res: int
+    specs: list, config: timing.BenchConfig, sweep, fmt: str | None, output: Path | None, native: bool, res: int
 ) -> None:
     """`--paired`: one library call, one table."""
     from zoobench import environment, timing
 
-    if len(specs) < 2:
-        raise ZooError("--paired needs at least two models: the first is the reference (A)")
+    if sweep is not None:  # every setting of the sweep, before any work
+        for value in sweep[1]:
+            replace(config, **{sweep[0]: value}).validate()
     env = environment.collect(config.device)
     with progress_for(describe_pair) as shown:
-        rows = [r.to_dict() for r in timing.bench_paired(specs, config, progress=shown)]
-    notes = views.paired_notes(config, config.policy, specs[0].name)
+        rows = [r.to_dict() for r in timing.bench_paired(specs, config, sweep=sweep, progress=shown)]
+    against = specs[0].name if sweep is None else f"{specs[0].name} {sweep[1][0]}"
+    notes = views.paired_notes(config, config.policy, against, sweep[0] if sweep else None)
+    columns = views.PAIRED_COLUMNS if sweep is None else views.PAIRED_SWEEP_COLUMNS
     size = "native res." if native else f"{res}px"
     formats.emit(
         rows,
-        views.PAIRED_COLUMNS,
+        columns,
         fmt=fmt,
         output=output,
-        title=f"zoobench bench --paired: ratio to {specs[0].name}, batch {config.batch}, {size}, {config.dtype}, "
+        title=f"zoobench bench --paired: ratio to {against}, {config.mode} mode, batch {config.batch}, {size}, "
+        f"{config.dtype if sweep is None or sweep[0] != 'dtype' else 'dtypes ' + ','.join(sweep[1])}, "
         f"{config.device}",
-        md=lambda r: formats.markdown_with_notes(r, views.PAIRED_COLUMNS, notes),
+        md=lambda r: formats.markdown_with_notes(r, columns, notes),
         environment=env,
         json_extra={"notes": notes, "config": config.to_dict()},
         schema_kind="bench-paired",

@@ -19,6 +19,7 @@ from zoobench.output.views_bench import (  # noqa: F401 (bench/doctor specs, rea
     DOCTOR_COLUMNS,
     DOCTOR_NOTES,
     PAIRED_COLUMNS,
+    PAIRED_SWEEP_COLUMNS,
     bench_columns,
     bench_notes,
     best_batch_notes,

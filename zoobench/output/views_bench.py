@@ -52,6 +52,12 @@ PAIRED_COLUMNS = [
     Column("reference_median_ms", "A median/ms", num(3)),
     _BUSY,
 ]
+PAIRED_SWEEP_COLUMNS = [  # one model at each setting of a --dtype or --backend sweep, against the first
+    Column("model", "Model", text),
+    Column("setting", "Setting (B)", text),
+    Column("reference_setting", "Against (A)", text),
+    *PAIRED_COLUMNS[2:],
+]
 BENCH_RELATIVE = [
     Column("relative", "x reference (median of pairs)", num(4)),
     Column("relative_ci_low", "x ref. CI95 low", num(4)),
@@ -139,10 +145,14 @@ def bench_notes(config: timing.BenchConfig, policy: timing.Policy, batches: list
     )
 
 
-def paired_notes(config: timing.BenchConfig, policy: timing.Policy, reference: str) -> list[str]:
+def paired_notes(
+    config: timing.BenchConfig, policy: timing.Policy, reference: str, swept: str | None = None
+) -> list[str]:
+    entries = f"every {swept} of the sweep" if swept else "every model"
     return [
-        f"--paired: every model called alternately with {reference} (A) in one process, call by call (ABBA order), "
-        f"batch {config.batch}, {config.dtype}, {config.device}; warm-up excluded.",
+        f"--paired: {entries} called alternately with {reference} (A) in one process, call by call (ABBA order), "
+        f"mode {config.mode}, batch {config.batch}, {config.dtype if swept != 'dtype' else 'its dtype'}, "
+        f"{config.device}; warm-up excluded.",
         "Ratio B/A: median over pairs of (B's call time / A's call time in the same pair): drift of the machine "
         f"cancels within a pair. CI95: from the spread between the ratios of {policy.rounds} rounds (Student t on "
         "their logs), covering drift of the ratio over the run.",

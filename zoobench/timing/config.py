@@ -106,3 +106,12 @@ def parse_threads(text: str | None) -> list[int] | None:
 def parse_batches(text: str | None) -> list[int] | None:
     """--batch: '8' -> [8]; '1,8,32' -> a sweep; None -> None (the default, batch 1)."""
     return parse_counts(text, "batch", "1,8,32", "sizes")
+
+
+def parse_dtypes(text: str) -> list[str]:
+    """--dtype: 'bf16' -> ['bf16']; 'fp32,bf16' -> a sweep (one model, --paired); each name checked."""
+    names = list(dict.fromkeys(part.strip() for part in text.split(",")))
+    for name in names:
+        if name not in DTYPES:
+            raise ZooError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)} (or a comma list of them)")
+    return names
