@@ -3,6 +3,8 @@ best batch, the idle-core default thread count on a fake probe."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from benchnets import recording
 
@@ -140,3 +142,73 @@ def test_api_bench_takes_a_batch_list():
     assert [r.batch for r in zoobench.bench("benchnets:tiny", config, batch=3, isolate=False)] == [3]
     with pytest.raises(ZooError, match="batch must be at least 1"):
         zoobench.bench("benchnets:tiny", config, batch=[1, 0], isolate=False)
+
+
+# --- the default thread count: the cores idle at the start -------------------------------------------------------
+
+
+def _probe(others_cores: float, own: float = 0.0, wall: float = 0.2):
+    """A fake /proc/stat: between the two reads, others used `others_cores` cores and this process `own`."""
+    from zoobench.timing.machine import LoadSample
+
+    reads = itertools.count()
+
+    def probe() -> LoadSample:
+        t = wall * next(reads)
+        return LoadSample(t, 0.0, 100.0 + (others_cores + own) * t, 5.0 + own * t)
+
+    return probe
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    from zoobench import environment
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(environment, "usable_cores", lambda: 2)
+    monkeypatch.setattr(timing.machine.os, "cpu_count", lambda: 2)
+
+
+@pytest.mark.parametrize(
+    ("others", "threads", "reduced"),
+    [(0.0, 2, False), (0.3, 2, False), (0.6, 1, True), (1.0, 1, True), (1.9, 1, True), (2.0, 1, True)],
+)
+def test_default_threads_are_the_idle_cores(two_cores, others, threads, reduced):
+    slept = []
+    choice = timing.choose_threads(_probe(others, own=0.05), sleep=slept.append)
+    assert slept == [timing.IDLE_PROBE_S]  # sampled twice, ~0.2 s apart
+    assert (choice.threads, choice.reduced, choice.usable, choice.source) == (threads, reduced, 2, "idle cores")
+    assert choice.others_cores == pytest.approx(others)  # our own CPU is not the others'
+
+
+def test_omp_num_threads_wins_and_is_not_probed(two_cores, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+
+    def never():
+        raise AssertionError("probed")
+
+    choice = timing.choose_threads(never, sleep=lambda s: None)
+    assert (choice.threads, choice.source, choice.reduced) == (3, "OMP_NUM_THREADS", False)
+
+
+def test_unknown_load_uses_every_usable_core(two_cores):
+    from zoobench.timing.machine import LoadSample
+
+    reads = iter([LoadSample(0.0, None, None, 0.0), LoadSample(0.2, None, None, 0.0)])
+    choice = timing.choose_threads(lambda: next(reads), sleep=lambda s: None)
+    assert (choice.threads, choice.source) == (2, "usable cores")
+
+
+def test_the_cli_says_when_it_leaves_busy_cores_out(two_cores, monkeypatch, capsys):
+    from clihelp import run_cli
+
+    monkeypatch.setattr(timing.machine, "probe_load", _probe(1.0))
+    monkeypatch.setattr(timing.machine.time, "sleep", lambda s: None)
+    args = ["bench", "benchnets:tiny", "-r", "32", "--max-time", "0.1", "--rounds", "2", "--processes", "1"]
+    code, out, err = run_cli(capsys, *args, "--in-process", "-f", "json")
+    assert code == 0, err
+    note = "zoobench: note: 1 of 2 cores are busy; measuring with 1 thread(s) (set --threads to override)"
+    assert err.splitlines()[0] == note
+    import json
+
+    assert [r["threads"] for r in json.loads(out)["rows"]] == [1]

@@ -107,7 +107,8 @@ def bench(
             "--threads",
             "-t",
             help="Torch intra-op and inter-op threads, pinned to as many cores; '1,2,4' sweeps. "
-            "Default: OMP_NUM_THREADS if set, else every usable core.",
+            "Default: OMP_NUM_THREADS if set, else the usable cores that are idle when the run starts (said in a note "
+            "when others keep some busy).",
         ),
     ] = None,
     device: Annotated[str, typer.Option("--device", help="cpu|cuda.")] = "cpu",
@@ -251,8 +252,13 @@ def bench(
     if paired and (compare_to is not None or resume or reference):
         raise ZooError("--paired compares the models with each other: not with --compare, --resume or --reference")
     baseline = timing.load_baseline(compare_to) if compare_to is not None else None
+    if counts is None:  # the default: the cores idle now (decided once, for every model of the run)
+        choice = timing.choose_threads()
+        if choice.reduced:
+            note(views.threads_note(choice))
+        counts = [choice.threads]
     if paired:
-        _paired(specs, config, sweep, fmt, output, native, resolution)
+        _paired(specs, replace(config, threads=counts[0]), sweep, fmt, output, native, resolution)
         return
     if baseline is not None and not {s.name for s in specs} & {b["model"] for b in baseline}:
         raise ZooError(f"baseline {str(compare_to)!r} has none of the selected models")

@@ -26,6 +26,7 @@ from zoobench.output.views_bench import (  # noqa: F401 (bench/doctor specs, rea
     doctor_warnings,
     other_machine,
     paired_notes,
+    threads_note,
 )
 from zoobench.output.views_eval import (  # noqa: F401 (eval's specs, reachable as views.<name> like every other)
     EVAL_COLUMNS,

@@ -89,6 +89,14 @@ def bench_columns(
     return [*columns, BENCH_ERROR] if failed else columns
 
 
+def threads_note(choice: timing.ThreadChoice) -> str:
+    """The line a run gets when others keep some cores busy and the default thread count leaves them out."""
+    return (
+        f"{choice.usable - choice.threads} of {choice.usable} cores are busy; measuring with {choice.threads} "
+        "thread(s) (set --threads to override)"
+    )
+
+
 def best_batch_notes(best: list[timing.BestBatch]) -> list[str]:
     """One line per model and thread count of a batch sweep: its best batch, and whether that is clear."""
     out = []

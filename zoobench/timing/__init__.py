@@ -9,7 +9,7 @@ Modules, each usable alone (`loop`, `stats`, `rounds` and `schedule` import no t
 - `measurement`: `Measurement`, and how an entry's rounds and sessions become one;
 - `memory`: peak RSS above the state before the build, CUDA's peak, weight bytes;
 - `config`: `BenchConfig` (what is measured, incl. the mode) and `parse_counts` (threads, batches);
-- `machine`: the load probe and busy verdict, thread pinning;
+- `machine`: the load probe and busy verdict, the default thread count (idle cores), thread pinning;
 - `inprocess`: `LocalSession` (one build of one model) and `measure_model(spec, config)` -> `Measurement`;
 - `worker`: the same session in a fresh `python -m zoobench.timing` subprocess (pyperf's isolation);
 - `paired`: `bench_paired(specs, config)`, entries called alternately call by call, the median per-pair ratio;
@@ -36,8 +36,8 @@ _NAMES = {
     "measurement": ("MODE", "Measurement", "SessionInfo", "Setting"),
     "config": ("DEFAULT_CONFIG", "DEVICES", "DTYPES", "BenchConfig", "parse_batches", "parse_counts", "parse_dtypes",
                "parse_threads"),
-    "machine": ("BUSY", "LoadProbe", "LoadReport", "LoadSample", "ThreadState", "assess_load", "default_threads",
-                "pinned_threads", "probe_load"),
+    "machine": ("BUSY", "IDLE_PROBE_S", "LoadProbe", "LoadReport", "LoadSample", "ThreadChoice", "ThreadState",
+                "assess_load", "choose_threads", "default_threads", "pinned_threads", "probe_load"),
     "inprocess": ("Entry", "LocalSession", "Workload", "count_flops", "entry_for", "local_opener",
                   "measure_entries", "measure_model", "prepare"),
     "paired": ("SWEEPABLE", "PairTiming", "PairedRow", "Ratio", "alternate", "bench_paired", "ratio_of", "time_pairs"),
