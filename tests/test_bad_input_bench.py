@@ -101,6 +101,7 @@ TABLE = [
     Case("bench-batch-word", ["bench", "benchnets:tiny", "-b", "1,x"], r"--batch takes a count or a comma-separated"),
     Case("bench-batch-empty-item", ["bench", "benchnets:tiny", "-b", "1,,8"], r"--batch takes a count or a comma"),
     Case("bench-batch-negative", ["bench", "benchnets:tiny", "-b", "8,-1"], r"--batch sizes must be at least 1"),
+    Case("bench-compare-batch-sweep", [*TINY, "-b", "1,8", "--compare", "{tmp}/b"], r"--compare takes one --batch "),
     Case("bench-mode", ["bench", "benchnets:tiny", "--mode", "fast"], r"unknown mode 'fast'; choose one of latency"),
     Case("bench-paired-batch-sweep", [*TINY, "benchnets:other", "--paired", "-b", "1,8"], r"--paired .*--batch sweep"),
     Case("bench-paired-thread-sweep", [*TINY, "--paired", "--dtype", "fp32,bf16", "-t", "1,2"], r"--threads sweep"),

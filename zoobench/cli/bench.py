@@ -251,6 +251,8 @@ def bench(
     sweep = _paired_sweep(paired, specs, counts, names, sizes, dtypes)
     if paired and (compare_to is not None or resume or reference):
         raise ZooError("--paired compares the models with each other: not with --compare, --resume or --reference")
+    if compare_to is not None and len(sizes) > 1:  # baseline rows are matched by model and threads, not batch
+        raise ZooError("--compare takes one --batch size: compare each batch of a sweep in its own run")
     baseline = timing.load_baseline(compare_to) if compare_to is not None else None
     if counts is None:  # the default: the cores idle now (decided once, for every model of the run)
         choice = timing.choose_threads()
