@@ -9,6 +9,7 @@ import pytest
 from clihelp import assert_one_line_error, run_cli
 
 from zoobench import timing
+from zoobench.errors import ZooError
 from zoobench.timing.loop import Policy
 
 POLICY = Policy(max_time=1.0, rounds=4, processes=1, warmup_min_calls=3, warmup_min_time=0.0)
@@ -92,11 +93,40 @@ def test_paired_command_line_json(capsys):
     assert any("per-pair" in n or "pairs" in n for n in doc["notes"])
 
 
+def test_paired_dtype_sweep_of_one_model(capsys):
+    """`bench MODEL --paired --dtype fp32,bf16`: the dtypes called alternately in one process, B/A against fp32."""
+    code, out, err = run_cli(capsys, "bench", "benchnets:tiny", "--paired", "--dtype", "fp32,bf16", *FAST, "-f", "json")
+    assert code == 0, err
+    [row] = json.loads(out)["rows"]
+    assert (row["model"], row["reference"], row["swept"]) == ("benchnets:tiny", "benchnets:tiny", "dtype")
+    assert (row["setting"], row["reference_setting"], row["dtype"]) == ("bf16", "fp32", "bf16")
+    assert row["ci_low"] <= row["ratio"] <= row["ci_high"] and row["mode"] == "latency"
+    assert "benchnets:tiny bf16 / fp32 = " in err
+
+
+def test_paired_backend_sweep_of_one_model(capsys, tmp_path):
+    args = ["bench", "benchnets:tiny", "--paired", "--backend", "eager,onnxruntime", *FAST, "-f", "md"]
+    code, out, err = run_cli(capsys, *args, "--cache-dir", str(tmp_path))
+    assert code == 0, err
+    [row] = [line for line in out.splitlines() if line.startswith("| benchnets:tiny")]
+    assert [cell.strip() for cell in row.split("|")[1:4]] == ["benchnets:tiny", "onnxruntime", "eager"]
+    assert "every backend of the sweep called alternately with benchnets:tiny eager (A)" in out
+
+
+def test_paired_layout_sweep_in_the_engine():
+    config = timing.BenchConfig(resolution=32, threads=1, policy=Policy(max_time=0.1, rounds=2, processes=1))
+    [row] = timing.bench_paired([timing_spec("benchnets:tiny")], config, sweep=("channels_last", [False, True]))
+    assert (row.setting, row.reference_setting, row.swept) == ("True", "False", "channels_last")
+    with pytest.raises(ZooError, match="not threads"):
+        timing.bench_paired([timing_spec("benchnets:tiny")], config, sweep=("threads", [1, 2]))
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["benchnets:tiny", "--paired"], "at least two models"),
         (["benchnets:tiny", "benchnets:other", "--paired", "-t", "1,2"], "--paired compares"),
+        (["benchnets:tiny", "--paired", "--dtype", "fp32,bf16", "-t", "1,2"], "a --threads sweep needs a process"),
         (["benchnets:tiny", "benchnets:other", "--paired", "--resume", "-o", "x.json"], "--paired compares"),
     ],
 )

@@ -62,20 +62,30 @@ def bench(
     config: BenchConfig | None = None,
     *,
     threads: Iterable[int] | None = None,
+    batch: int | Iterable[int] | None = None,
     isolate: bool = True,
     keep_going: bool = True,
     progress: Progress = SILENT,
 ) -> list:
-    """Latency of each model (`zoobench bench`): a `timing.Measurement` per model and thread count, or, with
+    """Latency of each model (`zoobench bench`): a `timing.Measurement` per model, thread count and batch, or, with
     `keep_going` over several models, a `timing.Failure` for one that failed. `config`: a `timing.BenchConfig`
-    (batch, resolution, dtype, device, budget …; default: batch 1, 224x224, fp32, cpu)."""
+    (resolution, dtype, device, mode, budget …; default: batch 1, 224x224, fp32, cpu, latency mode). `batch`: one
+    size (replacing config.batch) or a sweep such as [1, 8, 32]; `timing.best_batches(results)` names the best."""
+    from dataclasses import replace
+
     from zoobench import timing
 
     config = config or timing.BenchConfig()
-    config.validate()
+    sizes = [batch] if isinstance(batch, int) else list(batch) if batch is not None else [config.batch]
+    if not sizes or not all(isinstance(b, int) and not isinstance(b, bool) for b in sizes):
+        raise ZooError(f"batch must be a positive int or a list of them, got {batch!r}")
+    config = replace(config, batch=sizes[0])
+    for size in sizes:
+        replace(config, batch=size).validate()
     return timing.bench(
         resolve(models),
         config,
+        batches=sizes,
         threads=list(threads) if threads is not None else None,
         isolate=isolate,
         keep_going=keep_going,

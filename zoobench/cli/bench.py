@@ -41,6 +41,7 @@ FLAGS = {
     "calibration": "--calibration",
     "device": "--device",
     "max_time": "--max-time",
+    "mode": "--mode",
     "precision": "--precision",
     "processes": "--processes",
     "rounds": "--rounds",
@@ -67,7 +68,7 @@ def describe(m: timing.Measurement) -> str:
     """The line each finished measurement gets on stderr (after its model's name)."""
     return (
         views.backend_phrase(m)
-        + f"{m.threads} thread(s): median {m.median_ms:.3f} ms, "
+        + f"{m.mode}, {m.threads} thread(s): median {m.median_ms:.3f} ms, "
         + (f"a rerun within ±{m.rerun_pct:.1f}%, " if m.rerun_pct is not None else "")
         + f"95% CI ±{m.ci_pct:.1f}% (between {m.rounds} rounds in {m.processes} process(es)), "
         f"p10 {m.p10_ms:.3f} ms (best case), {m.runs} samples, stop: {m.stop}"
@@ -77,6 +78,12 @@ def describe(m: timing.Measurement) -> str:
             else ""
         )
         + (f", compiled in {m.compile_s:.1f} s" if m.compile_s is not None else "")
+        + (
+            f", batch {m.batch}: {m.images_per_s:.1f} images/s [{m.images_per_s_ci_low:.1f}, "
+            f"{m.images_per_s_ci_high:.1f}]"
+            if m.mode == "throughput" or m.batch > 1
+            else ""
+        )
     )
 
 
@@ -85,7 +92,14 @@ def bench(
     models: Models = None,
     all_models: AllModels = False,
     family: Family = None,
-    batch: Annotated[int, typer.Option("--batch", "-b", help="Images per forward pass.")] = 1,
+    batch: Annotated[
+        str,
+        typer.Option(
+            "--batch",
+            "-b",
+            help="Images per forward pass; '1,8,32' sweeps (one row per batch, and the best batch by images/s).",
+        ),
+    ] = "1",
     resolution: Resolution = 224,
     native: Native = False,
     threads: Annotated[
@@ -94,11 +108,28 @@ def bench(
             "--threads",
             "-t",
             help="Torch intra-op and inter-op threads, pinned to as many cores; '1,2,4' sweeps. "
-            "Default: OMP_NUM_THREADS if set, else every usable core.",
+            "Default: OMP_NUM_THREADS if set, else the usable cores that are idle when the run starts (said in a note "
+            "when others keep some busy).",
         ),
     ] = None,
     device: Annotated[str, typer.Option("--device", help="cpu|cuda.")] = "cpu",
-    dtype: Annotated[str, typer.Option("--dtype", help="fp32|bf16|fp16 (bf16 and fp16 through autocast).")] = "fp32",
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="latency|throughput. latency: each call alone, synchronised after it (one query at a time); "
+            "throughput: on CUDA a sample's calls are queued back to back and synchronised once; images/s is the "
+            "headline (on the cpu calls are synchronous, so only the report differs).",
+        ),
+    ] = "latency",
+    dtype: Annotated[
+        str,
+        typer.Option(
+            "--dtype",
+            help="fp32|bf16|fp16 (bf16 and fp16 through autocast); 'fp32,bf16' with one model and --paired: "
+            "the dtypes called alternately, ratio to the first.",
+        ),
+    ] = "fp32",
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC model and input.")] = False,
     compile_model: Annotated[
         bool, typer.Option("--compile", help="torch.compile first; compile time reported apart, never timed.")
@@ -192,6 +223,8 @@ def bench(
         raise ZooError("--resume needs -o FILE.json: the JSON results of the run to resume")
     with _as_flags():
         counts = timing.parse_threads(threads)
+        sizes = timing.parse_batches(batch) or [1]
+        dtypes = timing.parse_dtypes(dtype)
         names = backends.parse_backends(backend)
         config = timing.BenchConfig(
             backend=names[0] if names else "eager",
@@ -199,14 +232,15 @@ def bench(
             calibration=calibration,
             cache_dir=str(cache_dir) if cache_dir is not None else None,
             device=device,
-            dtype=dtype,
-            batch=batch,
+            dtype=dtypes[0],
+            batch=sizes[0],
             resolution=None if native else resolution,
             threads=counts[0] if counts else None,
             channels_last=channels_last,
             compile=compile_model,
             tf32=tf32,
             seed=seed,
+            mode=mode,
             policy=timing.Policy(max_time=max_time, rounds=rounds, processes=processes),
         )
         for name in names or [config.backend]:  # every backend of a sweep, before any work
@@ -215,27 +249,31 @@ def bench(
     if reference is not None:
         reference = registry.get_spec(reference).name  # an unknown name fails now, with "did you mean"
         config = replace(config, reference=reference)
-    sweep = (counts and len(counts) > 1) or (names and len(names) > 1)
-    if paired and (compare_to is not None or resume or reference or sweep):
-        raise ZooError(
-            "--paired compares the models with each other: not with --compare, --resume, --reference or a "
-            "--threads or --backend sweep"
-        )
-    baseline = timing.load_baseline(compare_to) if compare_to is not None else None
     specs = registry.select(models or [], all_models=all_models, family=family)
+    sweep = _paired_sweep(paired, specs, counts, names, sizes, dtypes)
+    if paired and (compare_to is not None or resume or reference):
+        raise ZooError("--paired compares the models with each other: not with --compare, --resume or --reference")
+    baseline = timing.load_baseline(compare_to) if compare_to is not None else None
+    if counts is None:  # the default: the cores idle now (decided once, for every model of the run)
+        choice = timing.choose_threads()
+        if choice.reduced:
+            note(views.threads_note(choice))
+        counts = [choice.threads]
     if paired:
-        _paired(specs, config, fmt, output, native, resolution)
+        _paired(specs, replace(config, threads=counts[0]), sweep, fmt, output, native, resolution)
         return
     if baseline is not None and not {s.name for s in specs} & {b["model"] for b in baseline}:
         raise ZooError(f"baseline {str(compare_to)!r} has none of the selected models")
     previous = timing.load_previous(output, config) if resume else []
-    notes = views.bench_notes(config, config.policy)
+    notes = views.bench_notes(config, config.policy, sizes)
     env = environment.collect(device)
     res = "native res." if native else f"{resolution}px"
 
     def write(rows: list[dict], compared: bool = False) -> None:
-        columns = views.bench_columns(compared, any(r.get("error") for r in rows), reference is not None)
-        shown_notes = notes
+        columns = views.bench_columns(compared, any(r.get("error") for r in rows), reference is not None,
+                                      throughput=mode == "throughput", batches=len(sizes) > 1)  # fmt: skip
+        best = timing.best_batches(rows)
+        shown_notes = notes + views.best_batch_notes(best)
         if names and names != ["eager"] or precision != "fp32":
             columns, shown_notes = views.with_backends(columns), notes + views.backend_notes(rows)
         formats.emit(
@@ -243,10 +281,11 @@ def bench(
             columns,
             fmt=fmt,
             output=output,
-            title=f"zoobench bench: batch {batch}, {res}, {dtype}, {device} ({env['cpu']})",
+            title=f"zoobench bench: {mode} mode, batch {','.join(map(str, sizes))}, {res}, {dtype}, {device} "
+            f"({env['cpu']})",
             md=lambda r: formats.markdown_with_notes(r, columns, shown_notes),
             environment=env,
-            json_extra={"notes": shown_notes, "config": config.to_dict()},
+            json_extra={"notes": shown_notes, "config": config.to_dict(), "best_batch": [b.to_dict() for b in best]},
             schema_kind="bench",
         )
 
@@ -256,6 +295,7 @@ def bench(
             config,
             threads=counts,
             backends=names,
+            batches=sizes,
             isolate=not in_process,
             progress=shown,
             keep_going=True,
@@ -272,12 +312,40 @@ def bench(
         if other := views.other_machine(timing.baseline_environment(compare_to), env):
             note(other)
     write(rows, compared=baseline is not None)
+    for line in views.best_batch_notes(timing.best_batches(rows)) if form == "table" else ():
+        note(line)  # the table has no footnotes: the best batch goes to stderr
     for warning in views.doctor_warnings(env.get("doctor", [])):  # once per run, after the measurements
         print(warning, file=sys.stderr, flush=True)
-    _report(rows, results, tolerance, len(specs) * len(counts or [1]) * len(names or [1]))
+    _report(rows, results, tolerance, len(specs) * len(counts or [1]) * len(names or [1]) * len(sizes))
+
+
+def _paired_sweep(paired: bool, specs: list, counts, names, sizes: list[int], dtypes: list[str]):
+    """The one sweep of `bench MODEL --paired` as (field, values), None for models against the first; refusals."""
+    if len(dtypes) > 1 and not paired:
+        raise ZooError("a --dtype sweep needs --paired and one model (the dtypes called alternately in one process)")
+    if not paired:
+        return None
+    if counts and len(counts) > 1:
+        raise ZooError("--paired compares the models with each other in one process: a --threads sweep needs a "
+                       "process per count; run one --threads count at a time")  # fmt: skip
+    if len(sizes) > 1:
+        raise ZooError("--paired compares the models with each other at one batch size: not with a --batch sweep")
+    swept = [(f, v) for f, v in (("dtype", dtypes), ("backend", names or [])) if len(v) > 1]
+    if len(swept) > 1:
+        raise ZooError("--paired sweeps one setting at a time: --dtype or --backend, not both")
+    if swept and len(specs) != 1:
+        raise ZooError(f"--paired with a --{swept[0][0]} sweep takes one model, got {len(specs)}")
+    if not swept and len(specs) < 2:
+        raise ZooError("--paired needs at least two models, or one model and a --dtype or --backend sweep")
+    return swept[0] if swept else None
 
 
 def describe_pair(row: timing.PairedRow) -> str:
+    if row.setting is not None:
+        return (
+            f"{row.model} {row.setting} / {row.reference_setting} = {row.ratio:.4f} (median of {row.pairs} per-pair "
+            f"ratios), 95% CI [{row.ci_low:.4f}, {row.ci_high:.4f}] (between {row.rounds} rounds)"
+        )
     return (
         f"{row.model} / {row.reference} = {row.ratio:.4f} (median of {row.pairs} per-pair ratios), 95% CI "
         f"[{row.ci_low:.4f}, {row.ci_high:.4f}] (between {row.rounds} rounds)"
@@ -285,26 +353,30 @@ def describe_pair(row: timing.PairedRow) -> str:
 
 
 def _paired(
-    specs: list, config: timing.BenchConfig, fmt: str | None, output: Path | None, native: bool, res: int
+    specs: list, config: timing.BenchConfig, sweep, fmt: str | None, output: Path | None, native: bool, res: int
 ) -> None:
     """`--paired`: one library call, one table."""
     from zoobench import environment, timing
 
-    if len(specs) < 2:
-        raise ZooError("--paired needs at least two models: the first is the reference (A)")
+    if sweep is not None:  # every setting of the sweep, before any work
+        for value in sweep[1]:
+            replace(config, **{sweep[0]: value}).validate()
     env = environment.collect(config.device)
     with progress_for(describe_pair) as shown:
-        rows = [r.to_dict() for r in timing.bench_paired(specs, config, progress=shown)]
-    notes = views.paired_notes(config, config.policy, specs[0].name)
+        rows = [r.to_dict() for r in timing.bench_paired(specs, config, sweep=sweep, progress=shown)]
+    against = specs[0].name if sweep is None else f"{specs[0].name} {sweep[1][0]}"
+    notes = views.paired_notes(config, config.policy, against, sweep[0] if sweep else None)
+    columns = views.PAIRED_COLUMNS if sweep is None else views.PAIRED_SWEEP_COLUMNS
     size = "native res." if native else f"{res}px"
     formats.emit(
         rows,
-        views.PAIRED_COLUMNS,
+        columns,
         fmt=fmt,
         output=output,
-        title=f"zoobench bench --paired: ratio to {specs[0].name}, batch {config.batch}, {size}, {config.dtype}, "
+        title=f"zoobench bench --paired: ratio to {against}, {config.mode} mode, batch {config.batch}, {size}, "
+        f"{config.dtype if sweep is None or sweep[0] != 'dtype' else 'dtypes ' + ','.join(sweep[1])}, "
         f"{config.device}",
-        md=lambda r: formats.markdown_with_notes(r, views.PAIRED_COLUMNS, notes),
+        md=lambda r: formats.markdown_with_notes(r, columns, notes),
         environment=env,
         json_extra={"notes": notes, "config": config.to_dict()},
         schema_kind="bench-paired",

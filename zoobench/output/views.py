@@ -19,11 +19,14 @@ from zoobench.output.views_bench import (  # noqa: F401 (bench/doctor specs, rea
     DOCTOR_COLUMNS,
     DOCTOR_NOTES,
     PAIRED_COLUMNS,
+    PAIRED_SWEEP_COLUMNS,
     bench_columns,
     bench_notes,
+    best_batch_notes,
     doctor_warnings,
     other_machine,
     paired_notes,
+    threads_note,
 )
 from zoobench.output.views_eval import (  # noqa: F401 (eval's specs, reachable as views.<name> like every other)
     EVAL_COLUMNS,

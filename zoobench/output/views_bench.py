@@ -53,6 +53,12 @@ PAIRED_COLUMNS = [
     Column("reference_median_ms", "A median/ms", num(3)),
     _BUSY,
 ]
+PAIRED_SWEEP_COLUMNS = [  # one model at each setting of a --dtype or --backend sweep, against the first
+    Column("model", "Model", text),
+    Column("setting", "Setting (B)", text),
+    Column("reference_setting", "Against (A)", text),
+    *PAIRED_COLUMNS[2:],
+]
 BENCH_RELATIVE = [
     Column("relative", "x reference (median of pairs)", num(4)),
     Column("relative_ci_low", "x ref. CI95 low", num(4)),
@@ -60,19 +66,64 @@ BENCH_RELATIVE = [
 ]
 
 
-def bench_columns(compare: bool, failed: bool, reference: bool = False) -> list[Column]:
+BATCH = Column("batch", "Batch", text)
+THROUGHPUT_HEAD = [
+    Column("images_per_s", "Images/s", num(1)),
+    Column("images_per_s_ci_low", "Images/s CI95 low", num(1)),
+    Column("images_per_s_ci_high", "Images/s CI95 high", num(1)),
+]
+
+
+def bench_columns(
+    compare: bool, failed: bool, reference: bool = False, *, throughput: bool = False, batches: bool = False
+) -> list[Column]:
     """The bench table, with the A/B columns under --compare, the relative ones with --reference, and an Error
-    column only when some model failed."""
+    column only when some model failed; throughput mode leads with images/s and its CI, a batch sweep adds Batch."""
     columns = list(BENCH_COMPARE_COLUMNS if compare else BENCH_COLUMNS)
     if reference and not compare:
         columns[4:4] = BENCH_RELATIVE  # beside the absolute median and its CI
+    if throughput and not compare:
+        columns = [c for c in columns if c.key != "images_per_s"]
+        columns[2:2] = THROUGHPUT_HEAD  # the headline first
+    if batches:
+        columns.insert(2, BATCH)
     return [*columns, BENCH_ERROR] if failed else columns
 
 
-def bench_notes(config: timing.BenchConfig, policy: timing.Policy) -> list[str]:
+def threads_note(choice: timing.ThreadChoice) -> str:
+    """The line a run gets when others keep some cores busy and the default thread count leaves them out."""
+    return (
+        f"{choice.usable - choice.threads} of {choice.usable} cores are busy; measuring with {choice.threads} "
+        "thread(s) (set --threads to override)"
+    )
+
+
+def best_batch_notes(best: list[timing.BestBatch]) -> list[str]:
+    """One line per model and thread count of a batch sweep: its best batch, and whether that is clear."""
+    out = []
+    for b in best:
+        runner = (
+            f"; its CI overlaps batch {b.next_batch}'s ({b.next_images_per_s:.1f} images/s): not a clear winner"
+            if b.overlaps
+            else (f"; clear of batch {b.next_batch}'s {b.next_images_per_s:.1f} images/s" if b.next_batch else "")
+        )
+        out.append(
+            f"Best batch: {b.model}, {b.threads} thread(s){'' if b.backend == 'eager' else ', ' + b.backend}: "
+            f"batch {b.batch}, {b.images_per_s:.1f} images/s (95% CI {b.ci_low:.1f} .. {b.ci_high:.1f}){runner}."
+        )
+    return out
+
+
+def bench_notes(config: timing.BenchConfig, policy: timing.Policy, batches: list[int] | None = None) -> list[str]:
     res = "each model's native resolution" if config.resolution is None else f"{config.resolution}x{config.resolution}"
+    mode = (
+        "mode: throughput, each sample's calls issued back to back and synchronised once; images/s = batch / "
+        "latency, its CI from the latency's"
+        if config.mode == "throughput"
+        else "mode: latency, one call at a time"
+    )
     return [
-        f"Latency of one forward pass (mode: latency, one call at a time): batch {config.batch}, {res}, "
+        f"Latency of one forward pass ({mode}): batch {','.join(map(str, batches or [config.batch]))}, {res}, "
         f"{config.dtype}, {config.device}, eval mode under torch.inference_mode, fixed-seed input; warm-up excluded "
         "(docs/methodology.md).",
         f"Median/ms: of every timed call in {policy.rounds} rounds spread over --max-time {policy.max_time:g} s, in "
@@ -105,10 +156,14 @@ def bench_notes(config: timing.BenchConfig, policy: timing.Policy) -> list[str]:
     )
 
 
-def paired_notes(config: timing.BenchConfig, policy: timing.Policy, reference: str) -> list[str]:
+def paired_notes(
+    config: timing.BenchConfig, policy: timing.Policy, reference: str, swept: str | None = None
+) -> list[str]:
+    entries = f"every {swept} of the sweep" if swept else "every model"
     return [
-        f"--paired: every model called alternately with {reference} (A) in one process, call by call (ABBA order), "
-        f"batch {config.batch}, {config.dtype}, {config.device}; warm-up excluded.",
+        f"--paired: {entries} called alternately with {reference} (A) in one process, call by call (ABBA order), "
+        f"mode {config.mode}, batch {config.batch}, {config.dtype if swept != 'dtype' else 'its dtype'}, "
+        f"{config.device}; warm-up excluded.",
         "Ratio B/A: median over pairs of (B's call time / A's call time in the same pair): drift of the machine "
         f"cancels within a pair. CI95: from the spread between the ratios of {policy.rounds} rounds (Student t on "
         "their logs), covering drift of the ratio over the run.",

@@ -8,12 +8,13 @@ Modules, each usable alone (`loop`, `stats`, `rounds` and `schedule` import no t
 - `schedule`: the interleaving of rounds (A1 B1 C1 A2 …) over sessions, in waves of fresh processes;
 - `measurement`: `Measurement`, and how an entry's rounds and sessions become one;
 - `memory`: peak RSS above the state before the build, CUDA's peak, weight bytes;
-- `config`: `BenchConfig` (what is measured) and `parse_threads`;
-- `machine`: the load probe and busy verdict, thread pinning;
+- `config`: `BenchConfig` (what is measured, incl. the mode) and `parse_counts` (threads, batches);
+- `machine`: the load probe and busy verdict, the default thread count (idle cores), thread pinning;
 - `inprocess`: `LocalSession` (one build of one model) and `measure_model(spec, config)` -> `Measurement`;
 - `worker`: the same session in a fresh `python -m zoobench.timing` subprocess (pyperf's isolation);
 - `paired`: `bench_paired(specs, config)`, entries called alternately call by call, the median per-pair ratio;
-- `run`: `bench(specs, config, threads=[...])`, many models that record failures, save and resume;
+- `run`: `bench(specs, config, threads=[...], batches=[...])`, many models that record failures, save and resume;
+  `best_batches(rows)`, the best batch of a batch sweep;
 - `baseline`: `load_baseline` and `compare(rows, baseline)`, the noisy A/B.
 
 (`inprocess` and `baseline`, not `measure` and `compare`: a submodule would shadow the function of that name.)
@@ -26,20 +27,23 @@ from __future__ import annotations
 import importlib
 
 _NAMES = {
-    "loop": ("Clock", "Policy", "QUICK", "STOP_BUDGET", "STOP_CI", "STOP_RUNS", "Timing", "Warmup",
-             "calls_per_sample", "stability_warnings", "time_callable", "time_samples", "timer_overhead", "warm_up"),
+    "loop": ("LATENCY", "MODES", "THROUGHPUT", "Clock", "Policy", "QUICK", "STOP_BUDGET", "STOP_CI", "STOP_RUNS",
+             "Timing", "Warmup", "calls_per_sample", "sample_calls", "stability_warnings", "time_callable",
+             "time_samples", "timer_overhead", "warm_up"),
     "stats": ("Stats", "Z95", "between_ci", "ci_of_median", "summarize", "t95"),
     "rounds": ("CI_CALLS", "CI_ROUNDS", "Round", "RoundStats", "combine", "relative"),
     "schedule": ("GROUP", "Outcome", "interleave", "rounds_per_process"),
     "measurement": ("MODE", "Measurement", "SessionInfo", "Setting"),
-    "config": ("DEFAULT_CONFIG", "DEVICES", "DTYPES", "BenchConfig", "parse_threads"),
-    "machine": ("BUSY", "LoadProbe", "LoadReport", "LoadSample", "ThreadState", "assess_load", "default_threads",
-                "pinned_threads", "probe_load"),
+    "config": ("DEFAULT_CONFIG", "DEVICES", "DTYPES", "BenchConfig", "parse_batches", "parse_counts", "parse_dtypes",
+               "parse_threads"),
+    "machine": ("BUSY", "IDLE_PROBE_S", "LoadProbe", "LoadReport", "LoadSample", "ThreadChoice", "ThreadState",
+                "assess_load", "choose_threads", "default_threads", "pinned_threads", "probe_load"),
     "inprocess": ("Entry", "LocalSession", "Workload", "count_flops", "entry_for", "local_opener",
                   "measure_entries", "measure_model", "prepare"),
-    "paired": ("PairTiming", "PairedRow", "Ratio", "alternate", "bench_paired", "ratio_of", "time_pairs"),
+    "paired": ("SWEEPABLE", "PairTiming", "PairedRow", "Ratio", "alternate", "bench_paired", "ratio_of", "time_pairs"),
     "worker": ("RemoteSession", "measure_isolated", "remote_opener"),
-    "run": ("Failure", "Result", "bench", "failed_models", "load_previous", "measure", "merge_rows"),
+    "run": ("BestBatch", "Failure", "Result", "bench", "best_batches", "failed_models", "load_previous", "measure",
+            "merge_rows"),
     "baseline": ("COMPARED_SETTINGS", "TEST_ROUNDS", "TEST_SAMPLES", "baseline_environment", "check_tolerance",
                  "compare", "load_baseline", "read_result"),
 }  # fmt: skip

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from zoobench.errors import ZooError
-from zoobench.timing.loop import Policy
+from zoobench.timing.loop import MODES, QUEUE_CALLS, THROUGHPUT, Policy
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEVICES = ("cpu", "cuda")
@@ -34,6 +34,7 @@ class BenchConfig:
     precision: str = "fp32"  # the backend's precision (int8 quantizes; for eager/compile bf16/fp16 is autocast)
     calibration: str | None = None  # int8: random:seed=S:n=N (default random:seed=0:n=32) or dir:PATH:n=N
     cache_dir: str | None = None  # exported models; None: $ZOOBENCH_CACHE or ~/.cache/zoobench
+    mode: str = "latency"  # loop.MODES: latency syncs after every call; throughput keeps the (CUDA) queue full
 
     def validate(self) -> None:
         """ZooError naming the parameter (`batch must be ...`) for the first setting that cannot be measured."""
@@ -41,6 +42,8 @@ class BenchConfig:
             raise ZooError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
         if self.dtype not in DTYPES:
             raise ZooError(f"unknown dtype {self.dtype!r}; choose one of {', '.join(DTYPES)}")
+        if self.mode not in MODES:
+            raise ZooError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.batch < 1:
             raise ZooError(f"batch must be at least 1, got {self.batch}")
         if self.resolution is not None and self.resolution < 1:
@@ -67,6 +70,10 @@ class BenchConfig:
         return Target(self.backend, self.precision, self.calibration, self.cache_dir, self.threads or 1, self.seed,
                       self.compile_backend)  # fmt: skip
 
+    def queue(self) -> int:
+        """The fewest calls per sample (loop.sample_calls): throughput mode fills the queue of a device that has one."""
+        return QUEUE_CALLS if self.mode == THROUGHPUT and self.device == "cuda" else 1
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -78,14 +85,33 @@ class BenchConfig:
 DEFAULT_CONFIG = BenchConfig()  # the default argument of the measuring functions (frozen, so shared safely)
 
 
-def parse_threads(text: str | None) -> list[int] | None:
-    """'4' -> [4]; '1,2,4' -> a sweep; None -> None (the default)."""
+def parse_counts(text: str | None, name: str, example: str = "1,2,4", what: str = "counts") -> list[int] | None:
+    """'4' -> [4]; '1,2,4' -> a sweep (repeats dropped); None -> None (the default). `name` is the parameter's."""
     if text is None:
         return None
     try:
         values = [int(part) for part in text.split(",")]
     except ValueError:
-        raise ZooError(f"threads takes a count or a comma-separated list such as 1,2,4, not {text!r}") from None
+        raise ZooError(f"{name} takes a count or a comma-separated list such as {example}, not {text!r}") from None
     if not values or any(v < 1 for v in values):
-        raise ZooError(f"threads counts must be at least 1, got {text!r}")
+        raise ZooError(f"{name} {what} must be at least 1, got {text!r}")
     return list(dict.fromkeys(values))
+
+
+def parse_threads(text: str | None) -> list[int] | None:
+    """--threads: '4' -> [4]; '1,2,4' -> a sweep; None -> None (the default)."""
+    return parse_counts(text, "threads")
+
+
+def parse_batches(text: str | None) -> list[int] | None:
+    """--batch: '8' -> [8]; '1,8,32' -> a sweep; None -> None (the default, batch 1)."""
+    return parse_counts(text, "batch", "1,8,32", "sizes")
+
+
+def parse_dtypes(text: str) -> list[str]:
+    """--dtype: 'bf16' -> ['bf16']; 'fp32,bf16' -> a sweep (one model, --paired); each name checked."""
+    names = list(dict.fromkeys(part.strip() for part in text.split(",")))
+    for name in names:
+        if name not in DTYPES:
+            raise ZooError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)} (or a comma list of them)")
+    return names

@@ -20,7 +20,7 @@ from zoobench.errors import ZooError, first_line, guarded
 from zoobench.registry import ModelSpec, get_spec
 from zoobench.timing import machine, memory
 from zoobench.timing.config import DEFAULT_CONFIG, DTYPES, BenchConfig
-from zoobench.timing.loop import Clock, Warmup, time_samples, warm_up
+from zoobench.timing.loop import Clock, Warmup, sample_calls, time_samples, warm_up
 from zoobench.timing.machine import LoadProbe, assess_load, default_threads, pinned_threads
 from zoobench.timing.measurement import Measurement, SessionInfo, Setting, build
 from zoobench.timing.paired import alternate
@@ -188,15 +188,17 @@ class LocalSession:
         with pinned_threads(self.threads), _cuda_settings(self.config), self._running():
             before, started = self.load_probe(), time.time()
             self._warm()
-            number = self.warm.calls_per_sample
+            mode, queue = self.config.mode, self.config.queue()
+            number = sample_calls(self.warm.calls_per_sample, mode, queue)
             t0 = clock()
             until = t0 + max(0.0, self.budget - self._warm_s() - self.spent) / max(1, self.rounds_left)
             if self.ref is None:
                 samples, _, end = time_samples(work.fn, number, clock=clock, sync=work.sync, until=until,
-                                               max_samples=policy.max_runs)  # fmt: skip
+                                               max_samples=policy.max_runs, mode=mode)  # fmt: skip
             else:
-                ref, samples = alternate([self.ref.fn, work.fn], [self.ref_warm.calls_per_sample, number],
-                                         clock=clock, sync=work.sync, until=until, first=self.pairs)  # fmt: skip
+                numbers = [sample_calls(self.ref_warm.calls_per_sample, mode, queue), number]
+                ref, samples = alternate([self.ref.fn, work.fn], numbers, clock=clock, sync=work.sync, until=until,
+                                         first=self.pairs, mode=mode)  # fmt: skip
                 ratios = [s / r for s, r in zip(samples, ref, strict=True)]
                 self.pairs += len(samples)
                 end = clock()

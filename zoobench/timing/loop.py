@@ -24,6 +24,13 @@ STOP_CI = "ci"  # the 95 % CI of the median reached ±rel_ci
 STOP_BUDGET = "max_time"  # the per-model budget was spent first
 STOP_RUNS = "max_runs"  # the run cap was reached (a safety net, and handy in tests)
 
+# What a sample is (docs/methodology.md): latency (MLPerf's SingleStream) synchronises after every call, so each call
+# is timed alone; throughput issues a sample's calls back to back and synchronises once, keeping the queue full.
+LATENCY = "latency"
+THROUGHPUT = "throughput"
+MODES = (LATENCY, THROUGHPUT)
+QUEUE_CALLS = 8  # throughput mode on a device that queues work (CUDA): at least this many calls per sample
+
 Clock = Callable[[], float]
 
 
@@ -109,13 +116,25 @@ def calls_per_sample(per_call: float, overhead: float, policy: Policy) -> int:
     return max(1, math.ceil(shortest / per_call)) if per_call > 0 else 1
 
 
-def _timed(fn: Callable[[], object], number: int, clock: Clock, sync: Callable[[], None]) -> tuple[float, float]:
-    """(seconds per call, clock after): `sync` before each clock read puts queued (GPU) work inside the region."""
+def sample_calls(number: int, mode: str, queue: int) -> int:
+    """Calls per sample: the calibrated `number`, raised to `queue` in throughput mode (1 where nothing queues)."""
+    return max(number, queue) if mode == THROUGHPUT else number
+
+
+def timed(
+    fn: Callable[[], object], number: int, clock: Clock, sync: Callable[[], None], mode: str = LATENCY
+) -> tuple[float, float]:
+    """(seconds per call, clock after) of `number` calls: `sync` before each clock read puts queued (GPU) work inside
+    the region; latency mode also synchronises after every call (each call alone), throughput mode only at the end."""
+    each = mode != THROUGHPUT
     sync()
     t0 = clock()
     for _ in range(number):
         fn()
-    sync()
+        if each:
+            sync()
+    if not each:
+        sync()
     t1 = clock()
     return (t1 - t0) / number, t1
 
@@ -129,7 +148,7 @@ def warm_up(
     start = clock()
     calls: list[float] = []
     while True:
-        took, now = _timed(fn, 1, clock, sync)
+        took, now = timed(fn, 1, clock, sync)
         calls.append(took)
         spent = now - start
         if len(calls) >= policy.warmup_min_calls and spent >= policy.warmup_min_time and _settled(calls, policy):
@@ -153,12 +172,14 @@ def time_samples(
     max_samples: int = 100_000,
     rel_ci: float | None = None,
     min_for_ci: int = 10,
+    mode: str = LATENCY,
 ) -> tuple[list[float], str, float]:
     """Samples (seconds per call) until the clock passes `until` with >= min_samples, or the CI of their median is
-    within ±rel_ci (from min_for_ci samples on), or max_samples: (samples, stop reason, clock at the end)."""
+    within ±rel_ci (from min_for_ci samples on), or max_samples: (samples, stop reason, clock at the end).
+    `mode`: how a sample's calls are synchronised (`timed`)."""
     samples: list[float] = []
     while True:
-        took, now = _timed(fn, number, clock, sync)
+        took, now = timed(fn, number, clock, sync, mode)
         samples.append(took)
         if rel_ci is not None and len(samples) >= min_for_ci and ci_of_median(samples)[2] <= rel_ci:
             return samples, STOP_CI, now

@@ -5,6 +5,7 @@ torch is imported only where threads are pinned, so the load probe and its verdi
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -16,15 +17,56 @@ from pathlib import Path
 BUSY = "machine busy"
 
 
-def default_threads() -> int:
-    """OMP_NUM_THREADS when the user set it (tests set 1), else every core this process may run on."""
+IDLE_PROBE_S = 0.2  # how long the start-of-run probe watches the machine to count the cores others keep busy
+
+
+@dataclass(frozen=True)
+class ThreadChoice:
+    """The default thread count and why: OMP_NUM_THREADS, or the cores idle when the run starts."""
+
+    threads: int
+    usable: int  # cores this process may run on
+    others_cores: float | None  # cores' worth of CPU other processes used during the probe (None: not probed)
+    source: str  # "OMP_NUM_THREADS", "idle cores" or "usable cores" (the load could not be read)
+
+    @property
+    def reduced(self) -> bool:
+        """Fewer threads than usable cores because others were busy: the CLI says so."""
+        return self.source == "idle cores" and self.threads < self.usable
+
+
+def choose_threads(
+    probe: LoadProbe | None = None, *, wait: float = IDLE_PROBE_S, sleep: Callable[[float], None] = time.sleep
+) -> ThreadChoice:
+    """OMP_NUM_THREADS when the user set it (tests set 1); else the usable cores minus those other processes keep
+    busy, read from /proc/stat twice `wait` s apart (rounded to the nearest core, at least 1): a 2-thread pool on a
+    half-taken 2-core machine is 10-30x slower than a 1-thread one. `probe` and `sleep` are injectable (tests)."""
     from zoobench import environment
 
+    usable = environment.usable_cores()
     try:
         n = int(os.environ.get("OMP_NUM_THREADS", ""))
     except ValueError:
         n = 0
-    return n if n >= 1 else environment.usable_cores()
+    if n >= 1:
+        return ThreadChoice(n, usable, None, "OMP_NUM_THREADS")
+    probe = probe or probe_load  # looked up now: tests replace the machine's probe
+    start = probe()
+    sleep(wait)
+    end = probe()
+    wall = end.wall - start.wall
+    if wall <= 0 or start.machine_busy is None or end.machine_busy is None:
+        return ThreadChoice(usable, usable, None, "usable cores")
+    own = (end.process_cpu - start.process_cpu) / wall
+    others = max(0.0, (end.machine_busy - start.machine_busy) / wall - own)
+    total = max(usable, os.cpu_count() or usable)  # /proc/stat counts every core, ours and the rest
+    idle = min(usable, math.floor(total - others + 0.5))
+    return ThreadChoice(max(1, idle), usable, others, "idle cores")
+
+
+def default_threads() -> int:
+    """The thread count of a run that names none: `choose_threads().threads`."""
+    return choose_threads().threads
 
 
 # --- load: is someone else using our cores? ---------------------------------------------------------------------

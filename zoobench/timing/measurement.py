@@ -18,7 +18,7 @@ from zoobench.errors import ZooError
 from zoobench.timing.loop import STOP_BUDGET, Policy
 from zoobench.timing.rounds import Round, combine, relative
 
-MODE = "latency"  # one query at a time (MLPerf's SingleStream); the mode is named in every result
+MODE = "latency"  # the default mode (loop.MODES): one query at a time (MLPerf's SingleStream), named in every result
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class SessionInfo:
 class Measurement(Setting):
     """One model at one setting: the statistics, the rates, and what is needed to judge them. Times in ms."""
 
-    mode: str  # "latency": each call alone, synchronised
+    mode: str  # "latency": each call alone, synchronised; "throughput": a sample's calls queued, synchronised once
     interop_threads: int
     affinity: list[int] | None
     channels_last: bool
@@ -148,6 +148,8 @@ class Measurement(Setting):
     rerun_low_ms: float | None = None
     rerun_high_ms: float | None = None
     rerun_pct: float | None = None  # half-width of its wider side, % of the median
+    images_per_s_ci_low: float | None = None  # batch / the latency CI's high end (older files lack it)
+    images_per_s_ci_high: float | None = None  # batch / its low end
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -218,7 +220,7 @@ def build(
     rel = relative(rounds)
     return Measurement(
         **asdict(setting),
-        mode=MODE,
+        mode=getattr(config, "mode", MODE),
         interop_threads=first.interop_threads,
         affinity=first.affinity,
         channels_last=config.channels_last,  # type: ignore[attr-defined]
@@ -266,6 +268,8 @@ def build(
         max_time_s=policy.max_time,
         elapsed_s=sum(s.elapsed_s for s in sessions),
         images_per_s=images_per_s,
+        images_per_s_ci_low=setting.batch / rs.ci_high if rs.ci_high > 0 else math.inf,
+        images_per_s_ci_high=setting.batch / rs.ci_low if rs.ci_low > 0 else math.inf,
         flops_per_image=flops,
         gflops_per_s=gflops,
         peak_gflops=peak,

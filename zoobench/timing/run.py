@@ -81,8 +81,8 @@ def measure(
     return measure_model(spec, config, flops=flops)
 
 
-def _key(row: dict) -> tuple[object, object, object]:
-    return row.get("model"), row.get("threads"), row.get("backend", "eager")
+def _key(row: dict) -> tuple[object, object, object, object]:
+    return row.get("model"), row.get("threads"), row.get("backend", "eager"), row.get("batch", 1)
 
 
 def merge_rows(previous: Sequence[dict], results: Sequence[Result]) -> list[dict]:
@@ -143,6 +143,7 @@ def bench(
     *,
     threads: Sequence[int] | None = None,
     backends: Sequence[str] | None = None,
+    batches: Sequence[int] | None = None,
     isolate: bool = True,
     progress: Progress = SILENT,
     keep_going: bool = False,
@@ -151,8 +152,8 @@ def bench(
     checkpoint: Callable[[list[dict]], None] | None = None,
     open_session: Callable | None = None,
 ) -> list[Result]:
-    """Every model at every thread count (on each of `backends`), their rounds interleaved (A1 B1 A2 B2 …), each
-    session in a fresh process unless isolate=False; the results in model-major order.
+    """Every model at every thread count and batch size (on each of `backends`), their rounds interleaved (A1 B1 A2
+    B2 …), each session in a fresh process unless isolate=False; the results in model-major order.
 
     Each finished measurement goes to `progress` as `advance(label=model, result=measurement)`, its warnings as
     messages when `show_warnings`. keep_going: over several measurements, a failure is reported (one error message
@@ -165,13 +166,15 @@ def bench(
     counts = list(threads) if threads else [config.threads or default_threads()]
     done = {_key(r) for r in previous if measured(r)}
     names = list(backends) if backends else [config.backend]  # a backend sweep, like a thread sweep
-    todo = [(spec, n, b) for spec in specs for b in names for n in counts if (spec.name, n, b) not in done]
-    total = len(specs) * len(counts) * len(names)
+    sizes = list(batches) if batches else [config.batch]  # and a batch sweep: one row per model x threads x batch
+    todo = [(spec, n, b, k) for spec in specs for b in names for n in counts for k in sizes
+            if (spec.name, n, b, k) not in done]  # fmt: skip
+    total = len(specs) * len(counts) * len(names) * len(sizes)
     if len(todo) < total:
         progress.message("note", f"resuming: {total - len(todo)} of {total} measurement(s) already saved")
     keep_going = keep_going and total > 1
     flops: dict[str, int | ZooError] = {}  # counted once per model, not once per thread count
-    entries = [Entry(spec, replace(config, threads=n, backend=b)) for spec, n, b in todo]
+    entries = [Entry(spec, replace(config, threads=n, backend=b, batch=k)) for spec, n, b, k in todo]
     results: dict[int, Result] = {}
     task = progress.task("bench", total=len(todo), unit="items")
 
@@ -212,3 +215,44 @@ def _flops(cache: dict[str, int | ZooError], spec: ModelSpec, config: BenchConfi
     if isinstance(found, ZooError):
         raise ZooError(str(found))
     return found
+
+
+@dataclass(frozen=True)
+class BestBatch:
+    """The batch with the most images/s of one model at one thread count (and backend), against the runner-up."""
+
+    model: str
+    threads: int
+    backend: str
+    batch: int
+    images_per_s: float
+    ci_low: float  # the 95 % CI of its images/s
+    ci_high: float
+    next_batch: int
+    next_images_per_s: float
+    overlaps: bool  # the runner-up's CI reaches into the best one's: the order of the two is not established
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def best_batches(rows: Sequence[dict | Measurement]) -> list[BestBatch]:
+    """Per model, thread count and backend measured at two or more batch sizes: the best batch (highest images/s)
+    and whether its CI overlaps the next best's. Failed rows are skipped; rows without an images/s CI (older files)
+    count as their point value."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        row = r.to_dict() if isinstance(r, Measurement) else r
+        if measured(row) and row.get("images_per_s") is not None:
+            groups.setdefault((row["model"], row["threads"], row.get("backend", "eager")), []).append(row)
+    out = []
+    for (model, threads, backend), group in groups.items():
+        if len({row.get("batch", 1) for row in group}) < 2:
+            continue
+        best, runner = sorted(group, key=lambda row: -row["images_per_s"])[:2]
+        low = best.get("images_per_s_ci_low") or best["images_per_s"]
+        high = best.get("images_per_s_ci_high") or best["images_per_s"]
+        runner_high = runner.get("images_per_s_ci_high") or runner["images_per_s"]
+        out.append(BestBatch(model, threads, backend, best.get("batch", 1), best["images_per_s"], low, high,
+                             runner.get("batch", 1), runner["images_per_s"], runner_high >= low))  # fmt: skip
+    return out
