@@ -34,6 +34,10 @@ class TimeCast:
     cpu: str
     cores: int
     batch: int = 1
+    rounds: int = 1
+    rerun_pct: float | None = None  # median over the timed models of the ± a rerun lands within (95 %)
+    widest_pct: float | None = None  # the widest of them ...
+    widest_model: str | None = None  # ... and whose
 
 
 @dataclass
@@ -379,6 +383,7 @@ def _fill_time_cast(result: Profile, specs: Sequence[ModelSpec], progress: Progr
     )
     for (row, _), m in zip(ok, measured, strict=True):
         row["time_ms"] = m.median_ms
+    reruns = sorted((m.rerun_pct, m.model) for m in measured if m.rerun_pct is not None)
     result.time_cast = TimeCast(
         threads=measured[0].threads,
         busy=sum(1 for m in measured if m.busy),
@@ -387,4 +392,8 @@ def _fill_time_cast(result: Profile, specs: Sequence[ModelSpec], progress: Progr
         cpu=environment.cpu_model(),
         cores=environment.usable_cores(),
         batch=result.batch,
+        rounds=timing.QUICK.rounds,
+        rerun_pct=reruns[len(reruns) // 2][0] if reruns else None,
+        widest_pct=reruns[-1][0] if reruns else None,
+        widest_model=reruns[-1][1] if reruns else None,
     )

@@ -175,7 +175,14 @@ def time_cast_note(tc: TimeCast | None) -> str | None:
         f"Time_cast/ms: measured median latency of one forward pass in ms (batch {tc.batch}, fp32, eval mode, "
         f"torch.inference_mode, warm-up excluded) with {tc.threads} pinned thread(s) on "
         f"{tc.cpu} ({tc.cores} usable cores), a quick budget of "
-        f"~{tc.budget_s:g} s per model; `zoobench bench` measures carefully (docs/methodology.md)."
+        f"~{tc.budget_s:g} s per model in {tc.rounds} rounds; `zoobench bench` measures carefully "
+        "(docs/methodology.md)."
+        + (
+            f" Precision reached: a rerun lands within ±{tc.rerun_pct:.0f}% (95% rerun interval from the spread "
+            f"between rounds; median over the models, widest ±{tc.widest_pct:.0f}% for {tc.widest_model})."
+            if tc.rerun_pct is not None
+            else " Precision: unknown (one round per model gives no spread between rounds)."
+        )
         + (f" {tc.busy} of {tc.timed} models were timed while the machine was busy." if tc.busy else "")
     )
 
