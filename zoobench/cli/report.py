@@ -83,8 +83,8 @@ def report_cmd(
         fmt=fmt,
         output=output,
         title=f"zoobench report: {len(report.rows)} models ({views.PAPER} = the paper's figure)",
-        md=lambda r: formats.seed_markdown(r, views.TABLE_COLUMNS, report.notes),
+        md=lambda _: report.markdown(),
         environment=found.main_environment(),
-        json_extra={"kind": reporting.REPORT_KIND, "notes": report.notes, "files": found.files},
+        json_extra={"kind": reporting.REPORT_KIND, "notes": report.notes, "files": found.files, **report.json_extra()},
         schema_kind=reporting.REPORT_SCHEMA_KIND,
     )
