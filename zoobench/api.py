@@ -62,21 +62,37 @@ def bench(
     config: BenchConfig | None = None,
     *,
     threads: Iterable[int] | None = None,
+    backends: str | Iterable[str] | None = None,
+    precision: str | None = None,
     isolate: bool = True,
     keep_going: bool = True,
     progress: Progress = SILENT,
 ) -> list:
-    """Latency of each model (`zoobench bench`): a `timing.Measurement` per model and thread count, or, with
-    `keep_going` over several models, a `timing.Failure` for one that failed. `config`: a `timing.BenchConfig`
-    (batch, resolution, dtype, device, budget …; default: batch 1, 224x224, fp32, cpu)."""
+    """Latency of each model (`zoobench bench`): a `timing.Measurement` per model, thread count and backend, or,
+    with `keep_going` over several measurements, a `timing.Failure` for one that failed. `config`: a
+    `timing.BenchConfig` (batch, resolution, dtype, device, budget …; default: batch 1, 224x224, fp32, cpu).
+    `backends`: a sweep like `--backend eager,onnxruntime` (a list, or that comma string), every backend checked
+    before any work; `precision` (fp32, int8 …) replaces the config's, like `--precision`."""
+    from dataclasses import replace
+
+    from zoobench import backends as runtimes
     from zoobench import timing
 
     config = config or timing.BenchConfig()
-    config.validate()
+    if backends is not None and not isinstance(backends, str):
+        backends = ",".join(backends) or None  # a list is the CLI's comma list, checked the same way
+    backends = runtimes.parse_backends(backends)
+    if backends:
+        config = replace(config, backend=backends[0])
+    if precision is not None:
+        config = replace(config, precision=precision)
+    for name in backends or [config.backend]:
+        replace(config, backend=name).validate()
     return timing.bench(
         resolve(models),
         config,
         threads=list(threads) if threads is not None else None,
+        backends=backends,
         isolate=isolate,
         keep_going=keep_going,
         progress=progress,
