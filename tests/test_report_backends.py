@@ -132,3 +132,15 @@ def test_a_converted_run_without_eager_has_no_speed_up(tmp_path: Path) -> None:
     from zoobench.reporting import plots_backends
 
     assert plots_backends.backend_speedup(table) is None  # nothing to compare: no plot
+
+
+def test_machines_named_are_those_of_the_backend_rows(sweep_dir: Path) -> None:
+    from test_report_cmd import ENV_B
+
+    write_json(sweep_dir / "other.json", [bench_row("resnet18", 8, 5.0)], ENV_B)  # eager only, another machine
+    found = results.collect([sweep_dir])
+    table = backends.backend_table(found)
+    tag = found.machine_tags()["Test CPU A, 2 cores"]
+    assert table.machines == {"Test CPU A, 2 cores": tag} and {r["machine"] for r in table.rows} == {tag}
+    assert table.columns()[0][0].key == "machine"
+    assert any(n == f"Machines: {tag} = Test CPU A, 2 cores." for n in table.notes())

@@ -81,7 +81,8 @@ def backend_table(results: Results) -> BackendTable | None:
     failed = [f for f in results.failures if _is_backend(f.setting)]
     if not converted and not failed:
         return None
-    tags = results.machine_tags()
+    used = {x.machine.label for x in [*converted, *failed]}
+    tags = {label: tag for label, tag in results.machine_tags().items() if label in used}  # the report's own tags
     eager: dict[tuple, Latency] = {
         (lat.machine.label, lat.model, lat.setting): lat for lat in results.latencies if not _is_backend(lat.setting)
     }
