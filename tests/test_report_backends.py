@@ -144,3 +144,10 @@ def test_machines_named_are_those_of_the_backend_rows(sweep_dir: Path) -> None:
     assert table.machines == {"Test CPU A, 2 cores": tag} and {r["machine"] for r in table.rows} == {tag}
     assert table.columns()[0][0].key == "machine"
     assert any(n == f"Machines: {tag} = Test CPU A, 2 cores." for n in table.notes())
+
+
+def test_terminal_table_shows_the_backend_tables(capsys: pytest.CaptureFixture[str], sweep_dir: Path) -> None:
+    code, out, err = run_cli(capsys, "report", str(sweep_dir), "-f", "table")
+    assert code == 0, err
+    assert "Backends: speed-up over eager fp32" in out and "Backends: converted and failed" in out
+    assert "resnet50" in out and "Equivalent = NO" in out  # cells wrap at 80 columns
