@@ -63,16 +63,21 @@ def bench(
     *,
     threads: Iterable[int] | None = None,
     batch: int | Iterable[int] | None = None,
+    backends: str | Iterable[str] | None = None,
+    precision: str | None = None,
     isolate: bool = True,
     keep_going: bool = True,
     progress: Progress = SILENT,
 ) -> list:
-    """Latency of each model (`zoobench bench`): a `timing.Measurement` per model, thread count and batch, or, with
-    `keep_going` over several models, a `timing.Failure` for one that failed. `config`: a `timing.BenchConfig`
-    (resolution, dtype, device, mode, budget …; default: batch 1, 224x224, fp32, cpu, latency mode). `batch`: one
-    size (replacing config.batch) or a sweep such as [1, 8, 32]; `timing.best_batches(results)` names the best."""
+    """Latency of each model (`zoobench bench`): a `timing.Measurement` per model, thread count, batch and backend,
+    or, with `keep_going` over several measurements, a `timing.Failure` for one that failed. `config`: a
+    `timing.BenchConfig` (resolution, dtype, device, mode, budget …; default: batch 1, 224x224, fp32, cpu, latency
+    mode). `batch`: one size (replacing config.batch) or a sweep such as [1, 8, 32]; `timing.best_batches(results)`
+    names the best. `backends`: a sweep like `--backend eager,onnxruntime` (a list, or that comma string), every
+    backend checked before any work; `precision` (fp32, int8 …) replaces the config's, like `--precision`."""
     from dataclasses import replace
 
+    from zoobench import backends as runtimes
     from zoobench import timing
 
     config = config or timing.BenchConfig()
@@ -80,13 +85,22 @@ def bench(
     if not sizes or not all(isinstance(b, int) and not isinstance(b, bool) for b in sizes):
         raise ZooError(f"batch must be a positive int or a list of them, got {batch!r}")
     config = replace(config, batch=sizes[0])
+    if backends is not None and not isinstance(backends, str):
+        backends = ",".join(backends) or None  # a list is the CLI's comma list, checked the same way
+    backends = runtimes.parse_backends(backends)
+    if backends:
+        config = replace(config, backend=backends[0])
+    if precision is not None:
+        config = replace(config, precision=precision)
     for size in sizes:
-        replace(config, batch=size).validate()
+        for name in backends or [config.backend]:
+            replace(config, batch=size, backend=name).validate()
     return timing.bench(
         resolve(models),
         config,
         batches=sizes,
         threads=list(threads) if threads is not None else None,
+        backends=backends,
         isolate=isolate,
         keep_going=keep_going,
         progress=progress,

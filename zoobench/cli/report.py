@@ -83,8 +83,17 @@ def report_cmd(
         fmt=fmt,
         output=output,
         title=f"zoobench report: {len(report.rows)} models ({views.PAPER} = the paper's figure)",
-        md=lambda r: formats.seed_markdown(r, views.TABLE_COLUMNS, report.notes),
+        md=lambda _: report.markdown(),
         environment=found.main_environment(),
-        json_extra={"kind": reporting.REPORT_KIND, "notes": report.notes, "files": found.files},
+        json_extra={"kind": reporting.REPORT_KIND, "notes": report.notes, "files": found.files, **report.json_extra()},
         schema_kind=reporting.REPORT_SCHEMA_KIND,
     )
+    if report.backends is not None and formats.resolve_format(fmt, output) == "table":  # md/json carry it already
+        from rich.console import Console
+
+        per_model, per_backend = report.backends.columns()
+        console = Console(soft_wrap=False)
+        console.print(formats.rich_table(report.backends.rows, per_model, "Backends: speed-up over eager fp32"))
+        console.print(formats.rich_table(report.backends.counts, per_backend, "Backends: converted and failed"))
+        for text in report.backends.notes():
+            console.print(f"- {text}", highlight=False, markup=False)

@@ -12,6 +12,10 @@ from zoobench.output.progress import line
 from zoobench.output.views_bench import (  # noqa: F401 (bench/doctor specs, reachable as views.<name>)
     _BENCH_KEY,
     _BUSY,
+    BACKEND_COLUMNS,
+    BACKEND_COUNT_COLUMNS,
+    BACKEND_KEY,
+    BACKEND_REPORT_COLUMNS,
     BENCH_COLUMNS,
     BENCH_COMPARE_COLUMNS,
     BENCH_ERROR,
@@ -20,6 +24,7 @@ from zoobench.output.views_bench import (  # noqa: F401 (bench/doctor specs, rea
     DOCTOR_NOTES,
     PAIRED_COLUMNS,
     PAIRED_SWEEP_COLUMNS,
+    backend_report_notes,
     bench_columns,
     bench_notes,
     best_batch_notes,
@@ -297,25 +302,6 @@ CHECK_COLUMNS = [
 
 
 # --- backends (bench --backend, eval --backend) --------------------------------------------------------------------
-
-
-def _equivalent(value: object) -> str:
-    return "" if value is None else ("yes" if value else "NO")
-
-
-def _share(value: object) -> str:
-    return "" if value is None else f"{100 * float(value):.0f}%"  # type: ignore[arg-type]
-
-
-BACKEND_KEY = [Column("backend", "Backend", text), Column("precision", "Precision", text)]
-BACKEND_COLUMNS = [
-    Column("convert_s", "Convert/s", num(2)),
-    Column("first_call_s", "First call/ms", num(1, 1e-3)),
-    Column("max_abs_diff", "Max abs Δlogit", lambda v: "" if v is None else f"{v:.2g}"),
-    Column("top1_agree", "Top-1 agree", _share),
-    Column("top5_agree", "Top-5 agree", _share),
-    Column("equivalent", "Equivalent", _equivalent),
-]
 
 
 def with_backends(columns: list[Column]) -> list[Column]:

@@ -12,6 +12,63 @@ if TYPE_CHECKING:
 
 # --- bench --------------------------------------------------------------------------------------------------------
 
+
+def _equivalent(value: object) -> str:
+    return "" if value is None else ("yes" if value else "NO")
+
+
+def _share(value: object) -> str:
+    return "" if value is None else f"{100 * float(value):.0f}%"  # type: ignore[arg-type]
+
+
+BACKEND_KEY = [Column("backend", "Backend", text), Column("precision", "Precision", text)]
+BACKEND_COLUMNS = [
+    Column("convert_s", "Convert/s", num(2)),
+    Column("first_call_s", "First call/ms", num(1, 1e-3)),
+    Column("max_abs_diff", "Max abs Δlogit", lambda v: "" if v is None else f"{v:.2g}"),
+    Column("top1_agree", "Top-1 agree", _share),
+    Column("top5_agree", "Top-5 agree", _share),
+    Column("equivalent", "Equivalent", _equivalent),
+]
+
+
+# The report's backend table (reporting/backends.py): per model and backend, and per backend the conversions.
+_SPEEDUP = Column("speedup", "× eager", lambda v: "" if v is None else f"{v:.2f}×")
+BACKEND_REPORT_COLUMNS = [
+    Column("model", "Model", text),
+    Column("threads", "Threads", text),
+    *BACKEND_KEY,
+    Column("median_ms", "Median/ms", num(3)),
+    _SPEEDUP,
+    *BACKEND_COLUMNS[2:],
+]
+BACKEND_COUNT_COLUMNS = [
+    *BACKEND_KEY,
+    Column("threads", "Threads", text),
+    Column("converted", "Converted", integer),
+    Column("flagged", "Not equivalent", integer),
+    Column("failed", "Failed", integer),
+    Column("median_speedup", "Median × eager", lambda v: "" if v is None else f"{v:.2f}×"),
+    Column("min_speedup", "Min ×", lambda v: "" if v is None else f"{v:.2f}×"),
+    Column("max_speedup", "Max ×", lambda v: "" if v is None else f"{v:.2f}×"),
+    Column("first_error", "First error", text),
+]
+
+
+def backend_report_notes(settings: list[str], machines: dict[str, str]) -> list[str]:
+    """What the backend table's columns mean; `settings` the device/batch/resolution of its rows, in words."""
+    notes = [
+        "× eager: eager fp32's median over this backend's, same model, machine, threads, batch and resolution "
+        "(above 1: faster than eager; blank: no eager run to compare with). Measured by `zoobench bench --backend`"
+        + (f" at {'; '.join(settings)}." if settings else "."),
+        "Max abs Δlogit, Top-1/Top-5 agree: against eager fp32 on fixed-seed inputs; Equivalent = NO: beyond the "
+        "precision's tolerance, so that row's latency is not the same model's.",
+    ]
+    if machines:
+        notes.append("Machines: " + "; ".join(f"{tag} = {label}" for label, tag in machines.items()) + ".")
+    return notes
+
+
 _BENCH_KEY = [Column("model", "Model", text), Column("threads", "Threads", text)]
 _BUSY = Column("busy", "Busy", lambda v: "yes" if v else "")
 BENCH_COLUMNS = [

@@ -27,6 +27,20 @@ class Report:
     plots: list = field(default_factory=list)  # plots.Plot, rendered when asked for
     not_drawn: list[str] = field(default_factory=list)  # why a plot is missing
     page: str | None = None  # the HTML, when asked for
+    backends: object = None  # reporting.backends.BackendTable when the results have backend rows, else None
+
+    def markdown(self) -> str:
+        """The seed-style table and its footnotes, then the backend tables when the results have backend rows."""
+        from zoobench.output import views
+
+        out = formats.seed_markdown(self.rows, views.TABLE_COLUMNS, self.notes)
+        return out + (self.backends.markdown() if self.backends is not None else "")
+
+    def json_extra(self) -> dict:
+        """The backend tables for the report's JSON ({} without backend rows: the JSON is unchanged)."""
+        if self.backends is None:
+            return {}
+        return {"backends": {"rows": self.backends.rows, "counts": self.backends.counts}}
 
 
 def check_targets(fmt: str | None, output: Path | None, html: Path | None = None, out_dir: Path | None = None) -> str:
@@ -65,18 +79,20 @@ def build(
     for out in outputs:
         if out is not None and Path(out).resolve() in inputs:
             raise ZooError(f"output {str(out)!r} is one of the result files read; write the report elsewhere")
+    from zoobench.reporting.backends import backend_table
+
     rows, notes = table.table(found, published)  # published: "all" or "1crop" (table.PUBLISHED)
-    report = Report(found, rows, notes)
+    report = Report(found, rows, notes, backends=backend_table(found))
     if plots or html:
         from zoobench.reporting import plots as plotting
 
-        report.plots, report.not_drawn = plotting.render(found)
+        report.plots, report.not_drawn = plotting.render(found, report.backends)
         if plots and not report.plots:
             raise ZooError(f"nothing to plot: {'; '.join(report.not_drawn)}")
     if html:
         from zoobench.reporting import html as page
 
-        report.page = page.render(found, rows, notes, report.plots)
+        report.page = page.render(found, rows, notes, report.plots, backends=report.backends)
     return report
 
 

@@ -139,6 +139,18 @@ def accuracy_table(results: res.Results) -> str:
     return _table(headers, rows, numeric, "accuracy")
 
 
+def backend_section(table: object) -> str:
+    """The backend tables (reporting.backends.BackendTable) and their notes."""
+    per_model, per_backend = table.columns()
+    parts = []
+    for rows, columns, cls in ((table.rows, per_model, "backends"), (table.counts, per_backend, "backend-counts")):
+        df = report.frame(rows, columns)
+        numeric = [c.fmt is not report.text for c in columns]
+        parts.append(_table(df.headers, [[_e(v) for v in cells] for cells in df.cells], numeric, cls))
+    notes = "".join(f"<li>{_e(n)}</li>" for n in table.notes())
+    return "".join(parts) + f"<ul class='notes'>{notes}</ul>"
+
+
 def machines_section(results: res.Results, tags: dict[str, str]) -> str:
     parts = []
     for label, env in results.machines.items():
@@ -165,6 +177,8 @@ def render(
     footnotes: Sequence[str],
     plots: Sequence[plotting.Plot],
     title: str = "zoobench report",
+    *,
+    backends: object = None,
 ) -> str:
     """The whole page as one string."""
     labels = list(results.machines)
@@ -185,6 +199,8 @@ def render(
                 f'<figure id="{_e(plot.name)}">{plotting.inline_svg(plot)}'
                 f"<figcaption><b>{_e(plot.title)}.</b> {_e(plot.caption)}</figcaption></figure>"
             )
+    if backends is not None:
+        body += ["<h2>Backends</h2>", backend_section(backends)]
     if results.latencies:
         body += ["<h2>Latency measurements</h2>", latency_table(results, tags)]
     if results.accuracies:

@@ -3,7 +3,8 @@
 - top1_vs_gmacs: accuracy against compute (filled: measured by eval, hollow: the paper's figure);
 - top1_vs_latency: accuracy against measured latency, the Pareto front (nothing both faster and more accurate) drawn;
 - params_vs_latency: size against latency;
-- latency_vs_threads: latency against thread count, from a `zoobench bench --threads 1,2,4` sweep.
+- latency_vs_threads: latency against thread count, from a `zoobench bench --threads 1,2,4` sweep;
+- backend_speedup (plots_backends.py): each backend's speed-up over eager, when the results have backend rows.
 Every point is labelled with its model; axes are logarithmic where the data spans a decade or more; the caption names
 the machine and the setting. Points from different machines get different markers and M1, M2... tags.
 """
@@ -411,8 +412,11 @@ NEEDS = {
 }
 
 
-def render(results: res.Results) -> tuple[list[Plot], list[str]]:
-    """Every plot the results allow, in memory (nothing written yet), and a note for each one they do not."""
+def render(results: res.Results, backends: object = None) -> tuple[list[Plot], list[str]]:
+    """Every plot the results allow, in memory (nothing written yet), and a note for each one they do not; the
+    backend plot from `backends` (a reporting.backends.BackendTable), silently absent without one."""
+    from zoobench.reporting import plots_backends
+
     plots, notes = [], []
     with matplotlib.rc_context(STYLE), warnings.catch_warnings():
         # A name in a script DejaVu lacks is drawn as a box: worth no stderr line per glyph and file format.
@@ -423,6 +427,9 @@ def render(results: res.Results) -> tuple[list[Plot], list[str]]:
                 notes.append(f"{draw.__name__} not drawn: {NEEDS[draw.__name__]}")
             else:
                 plots.append(plot)
+        plot = plots_backends.backend_speedup(backends)
+        if plot is not None:
+            plots.append(plot)
     return plots, notes
 
 
@@ -440,7 +447,7 @@ def check_dir(out_dir: Path) -> None:
         what = "a file" if stat.S_ISREG(st.st_mode) else "a symlink or special file"
         raise ZooError(f"out_dir {str(out_dir)!r} is {what}, not a folder")
     else:
-        for name in NEEDS:  # every file a plot may replace, and the folder's write permission
+        for name in (*NEEDS, "backend_speedup"):  # every file a plot may replace, and the folder's write permission
             for suffix in ("png", "svg"):
                 check_output(out_dir / f"{name}.{suffix}")
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
 from zoobench import registry
 from zoobench.errors import ZooError
 from zoobench.reporting.reading import DEFAULT_DIR, ResultFile, Skipped, discover, read, shown
-from zoobench.reporting.rows import SOURCES, Accuracy, Entry, Latency, Machine, Setting, entries
+from zoobench.reporting.rows import SOURCES, Accuracy, BenchFailure, Entry, Latency, Machine, Setting, entries
 
-__all__ = ["SOURCES", "Accuracy", "Latency", "Machine", "Results", "Setting", "Shown", "collect"]
+__all__ = ["SOURCES", "Accuracy", "BenchFailure", "Latency", "Machine", "Results", "Setting", "Shown", "collect"]
 
 DEFAULT_RESOLUTION = 224  # what a latency row without a resolution was measured at (zoobench's default input)
 
@@ -45,6 +45,7 @@ class Results:
     machines: dict[str, dict]  # machine label -> the environment recorded with it
     notes: list[str]  # things the user should know (stderr), e.g. files skipped in a folder scan
     threads: int | None = None  # show latencies at this thread count (None: the setting covering most models)
+    failures: list[BenchFailure] = field(default_factory=list)  # bench rows with an error (e.g. a backend failed)
 
     def best_settings(self) -> dict[str, Setting]:
         """Per machine, the setting that covers the most models (the most trusted source first, then eager fp32, then
@@ -287,6 +288,7 @@ def collect(paths: Sequence[Path] = (), patterns: Iterable[str] = (), threads: i
     accuracies: dict[tuple, Accuracy] = {}
     machines: dict[str, dict] = {}
     known: set[tuple] = set()  # every latency seen on a known machine, replaced ones too
+    failures: dict[tuple, BenchFailure] = {}
 
     def wanted(name: str) -> bool:
         return not patterns or any(fnmatch.fnmatchcase(name.lower(), p) for p in patterns)
@@ -294,6 +296,9 @@ def collect(paths: Sequence[Path] = (), patterns: Iterable[str] = (), threads: i
     files = _files(list(paths) or [DEFAULT_DIR], notes)
     for parsed, found in files:
         for entry in (e for e in found if wanted(e.model)):
+            if entry.failure is not None:  # not a row of the zoo table: only the backend table counts it
+                failures[(entry.model, entry.failure.setting, entry.failure.machine)] = entry.failure
+                continue
             facts = models.setdefault(entry.model, _static(entry.model))
             if entry.facts is not None:
                 _merge_profile(facts, entry.facts)
@@ -338,6 +343,7 @@ def collect(paths: Sequence[Path] = (), patterns: Iterable[str] = (), threads: i
         machines=machines,
         notes=notes,
         threads=threads,
+        failures=[f for f in failures.values() if (f.model, f.setting, f.machine) not in latencies],
     )
 
 

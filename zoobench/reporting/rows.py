@@ -5,7 +5,9 @@ column does not break the report:
 - profile: `params` and `macs` (profiling rows; results/zoo.csv is one); `time_ms`, when filled, is a quick latency;
 - bench: `median_ms` plus a setting key (timing.Measurement: threads, device, dtype, batch, resolution);
 - parity: `ours_median_ms` with `threads` and `torchvision` (benchmarks/bench_parity.py): our model's latency;
-- eval: `top1` with eval settings (crops, weights, ...) and no paper `accuracy_source`.
+- eval: `top1` with eval settings (crops, weights, ...) and no paper `accuracy_source`;
+- a failed bench measurement: `error` with a `backend` and no `median_ms` (timing.Failure): what a backend could not
+  convert or run, for the report's backend table.
 A bad value raises reading.Skipped, for the whole file: a file is validated whole before any of it is merged.
 """
 
@@ -80,6 +82,17 @@ class Latency:
 
 
 @dataclass(frozen=True)
+class BenchFailure:
+    """A bench row that records why a model could not be measured at a setting (a backend that failed it)."""
+
+    model: str
+    setting: Setting
+    machine: Machine
+    error: str
+    path: str
+
+
+@dataclass(frozen=True)
 class Accuracy:
     model: str
     top1: float | None
@@ -148,6 +161,7 @@ class Entry:
     latency: Latency | None = None
     accuracy: Accuracy | None = None
     bench_flops: float | None = None  # a bench row's FLOPs per image, for models without a profile row
+    failure: BenchFailure | None = None  # a bench row with an error instead of a latency
 
 
 def entries(parsed: ResultFile) -> list[Entry]:
@@ -157,6 +171,8 @@ def entries(parsed: ResultFile) -> list[Entry]:
     for row in parsed.rows:
         what = kinds(row)
         if not what:
+            if _failed(row):
+                out.append(Entry(row["model"].strip(), failure=_failure(row, parsed)))
             continue
         entry = Entry(row["model"].strip())
         if "profile" in what:
@@ -210,14 +226,22 @@ def _machine(env: dict, row: dict, device: str) -> Machine:
     return Machine(one_line(cpu) if cpu else None, cores, one_line(gpu) if gpu else None)
 
 
-def _latency(row: dict, env: dict, path: str, source: str) -> Latency | None:
-    """None when the row's latency is blank or NaN: not measured, never made up."""
-    ms = _number(row, LATENCY_KEYS[source], repr(path), positive=True)
-    if ms is None:
-        return None
+def _failed(row: dict) -> bool:
+    """A bench Failure row: an error, a backend, a setting, and no latency."""
+    error = row.get("error")
+    return isinstance(error, str) and bool(error.strip()) and "backend" in row and row.get("median_ms") is None
+
+
+def _failure(row: dict, parsed: ResultFile) -> BenchFailure:
+    setting = _setting(row, parsed.environment, "bench")
+    machine = _machine(parsed.environment, row, setting.device)
+    return BenchFailure(row["model"].strip(), setting, machine, one_line(row["error"], 200), str(parsed.path))
+
+
+def _setting(row: dict, env: dict, source: str) -> Setting:
     device = one_line(row.get("device") or "cpu", 20)
     threads = as_int(row.get("threads")) or (as_int(env.get("torch_threads")) if source == "profile" else None)
-    setting = Setting(
+    return Setting(
         device=device,
         dtype=one_line(row.get("dtype") or "fp32", 20),
         batch=as_int(row.get("batch")) or 1,
@@ -226,6 +250,15 @@ def _latency(row: dict, env: dict, path: str, source: str) -> Latency | None:
         backend=one_line(row.get("backend") or "eager", 20),
         precision=one_line(row.get("precision") or "fp32", 20),
     )
+
+
+def _latency(row: dict, env: dict, path: str, source: str) -> Latency | None:
+    """None when the row's latency is blank or NaN: not measured, never made up."""
+    ms = _number(row, LATENCY_KEYS[source], repr(path), positive=True)
+    if ms is None:
+        return None
+    setting = _setting(row, env, source)
+    device = setting.device
     busy = row.get("busy") is True or str(row.get("busy")).lower() == "true"
     return Latency(row["model"].strip(), ms, setting, _machine(env, row, device), source, busy, path, row)
 
