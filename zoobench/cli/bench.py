@@ -58,6 +58,7 @@ def describe(m: timing.Measurement) -> str:
     """The line each finished measurement gets on stderr (after its model's name)."""
     return (
         views.backend_phrase(m)
+        + ("nhwc, " if m.channels_last else "")
         + f"{m.mode}, {m.threads} thread(s): median {m.median_ms:.3f} ms, "
         + (f"a rerun within ±{m.rerun_pct:.1f}%, " if m.rerun_pct is not None else "")
         + f"95% CI ±{m.ci_pct:.1f}% (between {m.rounds} rounds in {m.processes} process(es)), "
