@@ -1,4 +1,4 @@
-"""`zoobench.bench(..., backends=, precision=)` gives the rows `zoobench bench --backend … --precision …` writes:
+"""`zoobench.bench(..., backend=, precision=)` gives the rows `zoobench bench --backend … --precision …` writes:
 the same measurements (model, threads, backend, precision), the same columns, the same conversion checks."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def test_api_backend_sweep_gives_the_cli_rows(capsys: pytest.CaptureFixture[str]
     assert code == 0, err
     cli = json.loads(out)["rows"]
     config = BenchConfig(resolution=RES, policy=QUICK)
-    api = zoobench.bench(MODEL, config, threads=[1], backends=backends, precision=precision, isolate=False)
+    api = zoobench.bench(MODEL, config, threads=[1], backend=backends, precision=precision, isolate=False)
     api_rows = json.loads(json.dumps([m.to_dict() for m in api]))
     assert [r.keys() for r in api_rows] == [r.keys() for r in cli]
     assert [{k: r[k] for k in STABLE} for r in api_rows] == [{k: r[k] for k in STABLE} for r in cli]
@@ -44,6 +44,6 @@ def test_api_backend_sweep_gives_the_cli_rows(capsys: pytest.CaptureFixture[str]
 
 def test_api_backends_are_checked_before_any_work() -> None:
     with pytest.raises(ZooError, match="backend must be one of"):
-        zoobench.bench(MODEL, backends=["eager", "tensorrt"])
+        zoobench.bench(MODEL, backend=["eager", "tensorrt"])
     with pytest.raises(ZooError, match="precision"):
-        zoobench.bench(MODEL, backends="onnxruntime", precision="int3")
+        zoobench.bench(MODEL, backend="onnxruntime", precision="int3")

@@ -104,7 +104,20 @@ TABLE = [
     Case("bench-mode", ["bench", "benchnets:tiny", "--mode", "fast"], r"unknown mode 'fast'; choose one of latency"),
     Case("bench-paired-batch-sweep", [*TINY, "benchnets:other", "--paired", "-b", "1,8"], r"--paired .*--batch sweep"),
     Case("bench-paired-thread-sweep", [*TINY, "--paired", "--dtype", "fp32,bf16", "-t", "1,2"], r"--threads sweep"),
-    Case("bench-dtype-sweep-unpaired", [*TINY, "--dtype", "fp32,bf16"], r"a --dtype sweep needs --paired and one"),
+    Case("bench-dtype-list-int4", [*TINY, "--dtype", "fp32,int4"], r"^zoobench: error: unknown dtype 'int4'; choo"),
+    Case("bench-layout-typo", [*TINY, "--layout", "nhcw"], r"^zoobench: error: --layout 'nhcw' is not one of nch"),
+    Case("bench-layout-list-typo", [*TINY, "--layout", "nchw,NHWC"], r"--layout 'NHWC' is not one of nchw, nhwc"),
+    Case("bench-layout-and-channels-last", [*TINY, "--layout", "nhwc", "--channels-last"], r"--channels-last is --la"),
+    Case(
+        "bench-paired-layout-two-models",
+        [*TINY, "benchnets:other", "--paired", "--layout", "nchw,nhwc"],
+        r"--paired with a --layout sweep takes one model, got 2$",
+    ),
+    Case(
+        "bench-paired-layout-and-dtype",
+        [*TINY, "--paired", "--layout", "nchw,nhwc", "--dtype", "fp32,bf16"],
+        r"--paired sweeps one setting at a time: one of --dtype, --backend or --layout, not two$",
+    ),
     Case("bench-dtype-list-unknown", [*TINY, "--dtype", "fp32,fp8"], r"unknown dtype 'fp8'; choose one of fp32"),
     Case(
         "bench-paired-sweep-two-models",

@@ -116,7 +116,7 @@ def test_paired_backend_sweep_of_one_model(capsys, tmp_path):
 def test_paired_layout_sweep_in_the_engine():
     config = timing.BenchConfig(resolution=32, threads=1, policy=Policy(max_time=0.1, rounds=2, processes=1))
     [row] = timing.bench_paired([timing_spec("benchnets:tiny")], config, sweep=("channels_last", [False, True]))
-    assert (row.setting, row.reference_setting, row.swept) == ("True", "False", "channels_last")
+    assert (row.setting, row.reference_setting, row.swept) == ("nhwc", "nchw", "channels_last")
     with pytest.raises(ZooError, match="not threads"):
         timing.bench_paired([timing_spec("benchnets:tiny")], config, sweep=("threads", [1, 2]))
 

@@ -57,51 +57,57 @@ def profile(
     )
 
 
+def _listed(value: object, name: str, kind: type, what: str) -> list | None:
+    """One value or a list of them (a sweep) -> a list; None -> None (the config's value); else one ZooError."""
+    if value is None:
+        return None
+    values = [value] if isinstance(value, kind) else list(value) if isinstance(value, Iterable) else [value]
+    if not values or not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
+        raise ZooError(f"{name} must be {what} or a list of them, got {value!r}")
+    return values
+
+
 def bench(
     models: str | ModelSpec | Iterable[str | ModelSpec],
     config: BenchConfig | None = None,
     *,
     threads: Iterable[int] | None = None,
     batch: int | Iterable[int] | None = None,
-    backends: str | Iterable[str] | None = None,
+    dtype: str | Iterable[str] | None = None,
+    layout: str | Iterable[str] | None = None,
+    backend: str | Iterable[str] | None = None,
     precision: str | None = None,
     isolate: bool = True,
     keep_going: bool = True,
     progress: Progress = SILENT,
 ) -> list:
-    """Latency of each model (`zoobench bench`): a `timing.Measurement` per model, thread count, batch and backend,
-    or, with `keep_going` over several measurements, a `timing.Failure` for one that failed. `config`: a
-    `timing.BenchConfig` (resolution, dtype, device, mode, budget …; default: batch 1, 224x224, fp32, cpu, latency
-    mode). `batch`: one size (replacing config.batch) or a sweep such as [1, 8, 32]; `timing.best_batches(results)`
-    names the best. `backends`: a sweep like `--backend eager,onnxruntime` (a list, or that comma string), every
-    backend checked before any work; `precision` (fp32, int8 …) replaces the config's, like `--precision`."""
+    """Latency of each model (`zoobench bench`): a `timing.Measurement` per model and setting, or, with `keep_going`
+    over several models, a `timing.Failure` for one that failed. `config`: a `timing.BenchConfig` (resolution,
+    dtype, device, mode, budget …; default: batch 1, 224x224, fp32, cpu, latency mode). `batch`, `dtype`
+    ('fp32', 'bf16', 'fp16'), `layout` ('nchw', 'nhwc': channels_last) and `backend`: one value (replacing the
+    config's) or a sweep such as [1, 8, 32] or ['nchw', 'nhwc'], one row per combination in the order of
+    `zoobench bench`; `timing.best_batches(results)` names the best batch. `backend` also takes the CLI's comma
+    string ('eager,onnxruntime'); every combination is checked before any work. `precision` (fp32, int8 …)
+    replaces the config's, like `--precision`."""
     from dataclasses import replace
 
     from zoobench import backends as runtimes
     from zoobench import timing
 
     config = config or timing.BenchConfig()
-    sizes = [batch] if isinstance(batch, int) else list(batch) if batch is not None else [config.batch]
-    if not sizes or not all(isinstance(b, int) and not isinstance(b, bool) for b in sizes):
-        raise ZooError(f"batch must be a positive int or a list of them, got {batch!r}")
-    config = replace(config, batch=sizes[0])
-    if backends is not None and not isinstance(backends, str):
-        backends = ",".join(backends) or None  # a list is the CLI's comma list, checked the same way
-    backends = runtimes.parse_backends(backends)
-    if backends:
-        config = replace(config, backend=backends[0])
+    sizes = _listed(batch, "batch", int, "a positive int")
+    dtypes = _listed(dtype, "dtype", str, "a dtype name")
+    layouts = _listed(layout, "layout", str, "'nchw' or 'nhwc'")
+    names = _listed(backend, "backend", str, "a backend name")
+    sweep = {
+        "batch": sizes,
+        "dtype": timing.parse_dtypes(",".join(dtypes)) if dtypes else None,
+        "channels_last": timing.parse_layouts(",".join(layouts)) if layouts else None,
+        "backend": runtimes.parse_backends(",".join(names)) if names else None,
+        "threads": list(threads) if threads is not None else None,
+    }
     if precision is not None:
         config = replace(config, precision=precision)
-    for size in sizes:
-        for name in backends or [config.backend]:
-            replace(config, batch=size, backend=name).validate()
-    return timing.bench(
-        resolve(models),
-        config,
-        batches=sizes,
-        threads=list(threads) if threads is not None else None,
-        backends=backends,
-        isolate=isolate,
-        keep_going=keep_going,
-        progress=progress,
-    )
+    config = replace(config, **{f: values[0] for f, values in sweep.items() if values and f != "threads"})
+    return timing.bench(resolve(models), config, sweep=sweep, isolate=isolate, keep_going=keep_going,
+                        progress=progress)  # fmt: skip

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,6 +21,7 @@ from zoobench.cli.common import (
     Precision,
     Resolution,
     app,
+    as_flags,
     note,
     progress_for,
 )
@@ -39,7 +38,10 @@ FLAGS = {
     "batch": "--batch",
     "cache_dir": "--cache-dir",
     "calibration": "--calibration",
+    "channels_last": "--layout",
     "device": "--device",
+    "dtype": "--dtype",
+    "layout": "--layout",
     "max_time": "--max-time",
     "mode": "--mode",
     "precision": "--precision",
@@ -52,22 +54,11 @@ FLAGS = {
 }
 
 
-@contextmanager
-def _as_flags() -> Iterator[None]:
-    """A settings error that starts with a parameter's name says the flag instead (`max_time must` -> `--max-time`)."""
-    try:
-        yield
-    except ZooError as exc:
-        param, sep, rest = str(exc).partition(" ")
-        if param in FLAGS:
-            raise ZooError(f"{FLAGS[param]}{sep}{rest}") from exc
-        raise
-
-
 def describe(m: timing.Measurement) -> str:
     """The line each finished measurement gets on stderr (after its model's name)."""
     return (
         views.backend_phrase(m)
+        + ("nhwc, " if m.channels_last else "")
         + f"{m.mode}, {m.threads} thread(s): median {m.median_ms:.3f} ms, "
         + (f"a rerun within ±{m.rerun_pct:.1f}%, " if m.rerun_pct is not None else "")
         + f"95% CI ±{m.ci_pct:.1f}% (between {m.rounds} rounds in {m.processes} process(es)), "
@@ -126,11 +117,21 @@ def bench(
         str,
         typer.Option(
             "--dtype",
-            help="fp32|bf16|fp16 (bf16 and fp16 through autocast); 'fp32,bf16' with one model and --paired: "
-            "the dtypes called alternately, ratio to the first.",
+            help="fp32|bf16|fp16 (bf16 and fp16 through autocast); 'fp32,bf16' sweeps (one row per dtype; with one "
+            "model and --paired: the dtypes called alternately, ratio to the first).",
         ),
     ] = "fp32",
-    channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC model and input.")] = False,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            "--layout",
+            help="nchw|nhwc: the memory format of the model and its input (nhwc: channels_last); 'nchw,nhwc' sweeps "
+            "(one row per layout; with one model and --paired: called alternately, ratio to the first).",
+        ),
+    ] = None,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="NHWC model and input: short for --layout nhwc.")
+    ] = False,
     compile_model: Annotated[
         bool, typer.Option("--compile", help="torch.compile first; compile time reported apart, never timed.")
     ] = False,
@@ -221,10 +222,13 @@ def bench(
     form = formats.preflight(fmt, output)  # a bad format or path fails now, not after minutes of measuring
     if resume and (output is None or form != "json"):
         raise ZooError("--resume needs -o FILE.json: the JSON results of the run to resume")
-    with _as_flags():
+    with as_flags(FLAGS):
+        if channels_last and layout is not None:
+            raise ZooError("--channels-last is --layout nhwc: give one of them, not both")
         counts = timing.parse_threads(threads)
         sizes = timing.parse_batches(batch) or [1]
         dtypes = timing.parse_dtypes(dtype)
+        layouts = timing.parse_layouts(layout) or [channels_last]
         names = backends.parse_backends(backend)
         config = timing.BenchConfig(
             backend=names[0] if names else "eager",
@@ -236,21 +240,24 @@ def bench(
             batch=sizes[0],
             resolution=None if native else resolution,
             threads=counts[0] if counts else None,
-            channels_last=channels_last,
+            channels_last=layouts[0],
             compile=compile_model,
             tf32=tf32,
             seed=seed,
             mode=mode,
             policy=timing.Policy(max_time=max_time, rounds=rounds, processes=processes),
         )
-        for name in names or [config.backend]:  # every backend of a sweep, before any work
-            replace(config, backend=name).validate()
+        # The swept settings (timing.SWEEPS), as the run, the table and the paired sweep take them.
+        sweep = {"backend": names or None, "dtype": dtypes, "channels_last": layouts, "threads": counts,
+                 "batch": sizes}  # fmt: skip
+        for setting in timing.grid(config, sweep) if not paired else ():  # every row's setting, before any work
+            replace(config, **setting).validate()
         timing.check_tolerance(tolerance)
     if reference is not None:
         reference = registry.get_spec(reference).name  # an unknown name fails now, with "did you mean"
         config = replace(config, reference=reference)
     specs = registry.select(models or [], all_models=all_models, family=family)
-    sweep = _paired_sweep(paired, specs, counts, names, sizes, dtypes)
+    paired_sweep = _paired_sweep(specs, sweep) if paired else None
     if paired and (compare_to is not None or resume or reference):
         raise ZooError("--paired compares the models with each other: not with --compare, --resume or --reference")
     baseline = timing.load_baseline(compare_to) if compare_to is not None else None
@@ -258,20 +265,21 @@ def bench(
         choice = timing.choose_threads()
         if choice.reduced:
             note(views.threads_note(choice))
-        counts = [choice.threads]
+        counts = sweep["threads"] = [choice.threads]
     if paired:
-        _paired(specs, replace(config, threads=counts[0]), sweep, fmt, output, native, resolution)
+        _paired(specs, replace(config, threads=counts[0]), paired_sweep, fmt, output, native, resolution)
         return
     if baseline is not None and not {s.name for s in specs} & {b["model"] for b in baseline}:
         raise ZooError(f"baseline {str(compare_to)!r} has none of the selected models")
     previous = timing.load_previous(output, config) if resume else []
-    notes = views.bench_notes(config, config.policy, sizes)
+    notes = views.bench_notes(config, config.policy, sweep)
     env = environment.collect(device)
     res = "native res." if native else f"{resolution}px"
 
     def write(rows: list[dict], compared: bool = False) -> None:
         columns = views.bench_columns(compared, any(r.get("error") for r in rows), reference is not None,
-                                      throughput=mode == "throughput", batches=len(sizes) > 1)  # fmt: skip
+                                      throughput=mode == "throughput",
+                                      swept=[f for f, values in sweep.items() if len(values or ()) > 1])  # fmt: skip
         best = timing.best_batches(rows)
         shown_notes = notes + views.best_batch_notes(best)
         if names and names != ["eager"] or precision != "fp32":
@@ -281,8 +289,8 @@ def bench(
             columns,
             fmt=fmt,
             output=output,
-            title=f"zoobench bench: {mode} mode, batch {','.join(map(str, sizes))}, {res}, {dtype}, {device} "
-            f"({env['cpu']})",
+            title=f"zoobench bench: {mode} mode, batch {','.join(map(str, sizes))}, {res}, {','.join(dtypes)}"
+            f"{views.layouts_phrase(layouts)}, {device} ({env['cpu']})",
             md=lambda r: formats.markdown_with_notes(r, columns, shown_notes),
             environment=env,
             json_extra={"notes": shown_notes, "config": config.to_dict(), "best_batch": [b.to_dict() for b in best]},
@@ -293,9 +301,7 @@ def bench(
         results = timing.bench(
             specs,
             config,
-            threads=counts,
-            backends=names,
-            batches=sizes,
+            sweep=sweep,
             isolate=not in_process,
             progress=shown,
             keep_going=True,
@@ -316,27 +322,25 @@ def bench(
         note(line)  # the table has no footnotes: the best batch goes to stderr
     for warning in views.doctor_warnings(env.get("doctor", [])):  # once per run, after the measurements
         print(warning, file=sys.stderr, flush=True)
-    _report(rows, results, tolerance, len(specs) * len(counts or [1]) * len(names or [1]) * len(sizes))
+    _report(rows, results, tolerance, len(specs) * len(timing.grid(config, sweep)))
 
 
-def _paired_sweep(paired: bool, specs: list, counts, names, sizes: list[int], dtypes: list[str]):
+def _paired_sweep(specs: list, sweep: dict):
     """The one sweep of `bench MODEL --paired` as (field, values), None for models against the first; refusals."""
-    if len(dtypes) > 1 and not paired:
-        raise ZooError("a --dtype sweep needs --paired and one model (the dtypes called alternately in one process)")
-    if not paired:
-        return None
-    if counts and len(counts) > 1:
+    from zoobench import timing
+
+    if sweep["threads"] and len(sweep["threads"]) > 1:
         raise ZooError("--paired compares the models with each other in one process: a --threads sweep needs a "
                        "process per count; run one --threads count at a time")  # fmt: skip
-    if len(sizes) > 1:
+    if len(sweep["batch"]) > 1:
         raise ZooError("--paired compares the models with each other at one batch size: not with a --batch sweep")
-    swept = [(f, v) for f, v in (("dtype", dtypes), ("backend", names or [])) if len(v) > 1]
+    swept = [(f, sweep[f]) for f in timing.SWEEPABLE if len(sweep.get(f) or ()) > 1]
     if len(swept) > 1:
-        raise ZooError("--paired sweeps one setting at a time: --dtype or --backend, not both")
+        raise ZooError("--paired sweeps one setting at a time: one of --dtype, --backend or --layout, not two")
     if swept and len(specs) != 1:
-        raise ZooError(f"--paired with a --{swept[0][0]} sweep takes one model, got {len(specs)}")
+        raise ZooError(f"--paired with a {FLAGS[swept[0][0]]} sweep takes one model, got {len(specs)}")
     if not swept and len(specs) < 2:
-        raise ZooError("--paired needs at least two models, or one model and a --dtype or --backend sweep")
+        raise ZooError("--paired needs at least two models, or one model and a --dtype, --backend or --layout sweep")
     return swept[0] if swept else None
 
 
@@ -358,13 +362,13 @@ def _paired(
     """`--paired`: one library call, one table."""
     from zoobench import environment, timing
 
-    if sweep is not None:  # every setting of the sweep, before any work
-        for value in sweep[1]:
-            replace(config, **{sweep[0]: value}).validate()
+    with as_flags(FLAGS):  # every setting of the one sweep, before any work
+        for value in sweep[1] if sweep is not None else [None]:
+            (replace(config, **{sweep[0]: value}) if sweep is not None else config).validate()
     env = environment.collect(config.device)
     with progress_for(describe_pair) as shown:
         rows = [r.to_dict() for r in timing.bench_paired(specs, config, sweep=sweep, progress=shown)]
-    against = specs[0].name if sweep is None else f"{specs[0].name} {sweep[1][0]}"
+    against = specs[0].name if sweep is None else f"{specs[0].name} {timing.setting_label(sweep[0], sweep[1][0])}"
     notes = views.paired_notes(config, config.policy, against, sweep[0] if sweep else None)
     columns = views.PAIRED_COLUMNS if sweep is None else views.PAIRED_SWEEP_COLUMNS
     size = "native res." if native else f"{res}px"
@@ -374,8 +378,9 @@ def _paired(
         fmt=fmt,
         output=output,
         title=f"zoobench bench --paired: ratio to {against}, {config.mode} mode, batch {config.batch}, {size}, "
-        f"{config.dtype if sweep is None or sweep[0] != 'dtype' else 'dtypes ' + ','.join(sweep[1])}, "
-        f"{config.device}",
+        f"{config.dtype if sweep is None or sweep[0] != 'dtype' else 'dtypes ' + ','.join(sweep[1])}"
+        f"{views.layouts_phrase([config.channels_last] if sweep is None or sweep[0] != 'channels_last' else sweep[1])}"
+        f", {config.device}",
         md=lambda r: formats.markdown_with_notes(r, columns, notes),
         environment=env,
         json_extra={"notes": notes, "config": config.to_dict()},

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from zoobench import __version__
+from zoobench.errors import ZooError
 
 if TYPE_CHECKING:
     from zoobench.output.progress import Progress
@@ -115,3 +117,41 @@ def note(text: str) -> None:
     from zoobench.output.progress import line
 
     print(line("note", text), file=sys.stderr, flush=True)
+
+
+def flag_words(text: str, flags: Mapping[str, str]) -> str:
+    """A library message in the command line's words: the library names its parameters, `flags` maps each to its
+    flag. A leading parameter (`threads takes ...`), `X must be` anywhere (`max_time must be` -> `--max-time must
+    be`) and `key=value` (`skip_bad=True` -> `--skip-bad`, `weights=PATH` -> `--weights PATH`) say the flag; quoted
+    user text, and `key=` inside a spelled-out value (`random:seed=S`), are left alone."""
+    names = "|".join(re.escape(n) for n in sorted(flags, key=len, reverse=True))
+    words = re.compile(
+        # user text (a repr'd path) is left alone; an apostrophe inside a word ("torch's") opens no quote
+        rf"""(?P<quoted>(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"))"""
+        rf"|^(?P<lead>{names})(?= )"
+        rf"|\b(?P<must>{names}) must be\b"
+        rf"|(?<![\w:])(?P<key>{names})=(?P<value>'[^']*'|[^\s,;:)'\"]+)"
+    )
+
+    def word(m: re.Match) -> str:
+        if m.group("lead"):
+            return flags[m.group("lead")]
+        if m.group("must"):
+            return f"{flags[m.group('must')]} must be"
+        if m.group("key"):
+            value = m.group("value").strip("'")
+            return flags[m.group("key")] + ("" if value == "True" else f" {value}")
+        return m.group(0)
+
+    return words.sub(word, text)
+
+
+@contextmanager
+def as_flags(flags: Mapping[str, str]) -> Iterator[None]:
+    """Around library calls: a ZooError comes out in the command line's words (`flag_words`)."""
+    try:
+        yield
+    except ZooError as exc:
+        if (said := flag_words(str(exc), flags)) != str(exc):
+            raise ZooError(said) from exc
+        raise

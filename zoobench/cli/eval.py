@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +19,7 @@ from zoobench.cli.common import (
     Precision,
     app,
     err,
+    flag_words,
     progress_for,
 )
 from zoobench.errors import ZooError
@@ -53,27 +53,6 @@ _FLAGS = {
     "labels": "--labels",
     "predictions": "--predictions",
 }
-_NAMES = "|".join(sorted(_FLAGS, key=len, reverse=True))
-_WORDS = re.compile(
-    # user text (a repr'd path) is left alone; an apostrophe inside a word ("torch's") opens no quote
-    rf"""(?P<quoted>(?<!\w)(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"))"""
-    rf"|\b(?P<must>{_NAMES}) must be\b"
-    rf"|\b(?P<key>{_NAMES})=(?P<value>'[^']*'|[^\s,;:)'\"]+)"
-)
-
-
-def _flag_words(text: str) -> str:
-    """`crops must be` -> `--crops must be`; `skip_bad=True` -> `--skip-bad`; `weights=PATH` -> `--weights PATH`."""
-
-    def word(m: re.Match) -> str:
-        if m.group("must"):
-            return f"{_FLAGS[m.group('must')]} must be"
-        if m.group("key"):
-            value = m.group("value").strip("'")
-            return _FLAGS[m.group("key")] + ("" if value == "True" else f" {value}")
-        return m.group(0)
-
-    return _WORDS.sub(word, text)
 
 
 def _floats3(value: str | None, option: str) -> tuple[float, float, float] | None:
@@ -225,13 +204,13 @@ def eval_cmd(
         # leave quietly, so torchrun names rank 0, the one with the message, as the root cause.
         if not main:
             raise typer.Exit(0) from None
-        raise ZooError(_flag_words(str(exc))) from exc
+        raise ZooError(flag_words(str(exc), _FLAGS)) from exc
     except ZooError as exc:
-        raise ZooError(_flag_words(str(exc))) from exc
+        raise ZooError(flag_words(str(exc), _FLAGS)) from exc
     if not results[0].is_main:
         return
     if len(results) == 1 and isinstance(results[0], evaluation.Failed):
-        raise ZooError(_flag_words(results[0].error))  # one model: its error is the one line
+        raise ZooError(flag_words(results[0].error, _FLAGS))  # one model: its error is the one line
     _write(results, fmt, output, environment.collect())
 
 

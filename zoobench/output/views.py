@@ -29,6 +29,7 @@ from zoobench.output.views_bench import (  # noqa: F401 (bench/doctor specs, rea
     bench_notes,
     best_batch_notes,
     doctor_warnings,
+    layouts_phrase,
     other_machine,
     paired_notes,
     threads_note,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from zoobench.output.columns import Column, integer, num, signed, text
@@ -124,6 +125,14 @@ BENCH_RELATIVE = [
 
 
 BATCH = Column("batch", "Batch", text)
+# The column of each swept setting (timing.SWEEPS) that the table adds beside Threads when a run sweeps it, like
+# Batch; a single value is in the title. Threads is the key (always shown); Backend with its Precision whenever the
+# run is not plain eager fp32 (views.with_backends).
+SWEPT_COLUMNS = {
+    "dtype": Column("dtype", "Dtype", text),
+    "channels_last": Column("channels_last", "Layout", lambda v: "nhwc" if v else "nchw"),
+    "batch": BATCH,
+}
 THROUGHPUT_HEAD = [
     Column("images_per_s", "Images/s", num(1)),
     Column("images_per_s_ci_low", "Images/s CI95 low", num(1)),
@@ -132,19 +141,25 @@ THROUGHPUT_HEAD = [
 
 
 def bench_columns(
-    compare: bool, failed: bool, reference: bool = False, *, throughput: bool = False, batches: bool = False
+    compare: bool, failed: bool, reference: bool = False, *, throughput: bool = False, swept: Sequence[str] = ()
 ) -> list[Column]:
     """The bench table, with the A/B columns under --compare, the relative ones with --reference, and an Error
-    column only when some model failed; throughput mode leads with images/s and its CI, a batch sweep adds Batch."""
+    column only when some model failed; throughput mode leads with images/s and its CI; each swept setting of
+    `swept` (dtype, channels_last, batch) adds its column after Threads."""
     columns = list(BENCH_COMPARE_COLUMNS if compare else BENCH_COLUMNS)
     if reference and not compare:
         columns[4:4] = BENCH_RELATIVE  # beside the absolute median and its CI
     if throughput and not compare:
         columns = [c for c in columns if c.key != "images_per_s"]
         columns[2:2] = THROUGHPUT_HEAD  # the headline first
-    if batches:
-        columns.insert(2, BATCH)
+    columns[2:2] = [column for key, column in SWEPT_COLUMNS.items() if key in swept]
     return [*columns, BENCH_ERROR] if failed else columns
+
+
+def layouts_phrase(layouts: Sequence[bool]) -> str:
+    """', nhwc' or ', layouts nchw,nhwc' in a title (nothing for plain NCHW)."""
+    names = ["nhwc" if v else "nchw" for v in layouts]
+    return "" if names == ["nchw"] else f", {'layouts ' if len(names) > 1 else ''}{','.join(names)}"
 
 
 def threads_note(choice: timing.ThreadChoice) -> str:
@@ -156,7 +171,7 @@ def threads_note(choice: timing.ThreadChoice) -> str:
 
 
 def best_batch_notes(best: list[timing.BestBatch]) -> list[str]:
-    """One line per model and thread count of a batch sweep: its best batch, and whether that is clear."""
+    """One line per model and setting of the other sweeps: its best batch, and whether that is clear."""
     out = []
     for b in best:
         runner = (
@@ -165,13 +180,23 @@ def best_batch_notes(best: list[timing.BestBatch]) -> list[str]:
             else (f"; clear of batch {b.next_batch}'s {b.next_images_per_s:.1f} images/s" if b.next_batch else "")
         )
         out.append(
-            f"Best batch: {b.model}, {b.threads} thread(s){'' if b.backend == 'eager' else ', ' + b.backend}: "
+            f"Best batch: {b.model}, {b.threads} thread(s){'' if b.backend == 'eager' else ', ' + b.backend}"
+            f"{'' if b.dtype == 'fp32' else ', ' + b.dtype}{', nhwc' if b.channels_last else ''}: "
             f"batch {b.batch}, {b.images_per_s:.1f} images/s (95% CI {b.ci_low:.1f} .. {b.ci_high:.1f}){runner}."
         )
     return out
 
 
-def bench_notes(config: timing.BenchConfig, policy: timing.Policy, batches: list[int] | None = None) -> list[str]:
+def bench_notes(
+    config: timing.BenchConfig, policy: timing.Policy, sweep: Mapping[str, Sequence[object] | None] | None = None
+) -> list[str]:
+    """The notes of a bench table; `sweep` (field -> values, as timing.bench takes it) names the swept batches,
+    dtypes and layouts."""
+    sweep = sweep or {}
+    batches = ",".join(map(str, sweep.get("batch") or [config.batch]))
+    dtypes = ",".join(map(str, sweep.get("dtype") or [config.dtype]))
+    layouts = [("nhwc" if v else "nchw") for v in sweep.get("channels_last") or [config.channels_last]]
+    layout = "" if layouts == ["nchw"] else f", layout {','.join(layouts)} (nhwc: channels_last model and input)"
     res = "each model's native resolution" if config.resolution is None else f"{config.resolution}x{config.resolution}"
     mode = (
         "mode: throughput, each sample's calls issued back to back and synchronised once; images/s = batch / "
@@ -180,9 +205,8 @@ def bench_notes(config: timing.BenchConfig, policy: timing.Policy, batches: list
         else "mode: latency, one call at a time"
     )
     return [
-        f"Latency of one forward pass ({mode}): batch {','.join(map(str, batches or [config.batch]))}, {res}, "
-        f"{config.dtype}, {config.device}, eval mode under torch.inference_mode, fixed-seed input; warm-up excluded "
-        "(docs/methodology.md).",
+        f"Latency of one forward pass ({mode}): batch {batches}, {res}, {dtypes}{layout}, {config.device}, eval mode "
+        "under torch.inference_mode, fixed-seed input; warm-up excluded (docs/methodology.md).",
         f"Median/ms: of every timed call in {policy.rounds} rounds spread over --max-time {policy.max_time:g} s, in "
         f"{policy.processes} fresh process(es), the rounds of all models interleaved. Each call is timed alone "
         "(calls_per_run 1) unless it is shorter than the clock can time well, then in blocks.",
@@ -216,7 +240,7 @@ def bench_notes(config: timing.BenchConfig, policy: timing.Policy, batches: list
 def paired_notes(
     config: timing.BenchConfig, policy: timing.Policy, reference: str, swept: str | None = None
 ) -> list[str]:
-    entries = f"every {swept} of the sweep" if swept else "every model"
+    entries = f"every {'layout' if swept == 'channels_last' else swept} of the sweep" if swept else "every model"
     return [
         f"--paired: {entries} called alternately with {reference} (A) in one process, call by call (ABBA order), "
         f"mode {config.mode}, batch {config.batch}, {config.dtype if swept != 'dtype' else 'its dtype'}, "

@@ -21,11 +21,15 @@ TEST_SAMPLES = "Mann-Whitney U on samples"
 # Settings that make two latencies different experiments; compare names any that changed.
 COMPARED_SETTINGS = ("device", "dtype", "batch", "resolution", "threads", "channels_last", "compiled", "tf32",
                      "backend", "precision", "mode")  # fmt: skip
-# Of those, the ones a sweep varies within one file: a row is matched with the baseline row that has the same.
-SWEPT_SETTINGS = ("threads", "batch", "backend", "precision", "dtype", "channels_last", "mode")
-# What a row that lacks a setting measured: eager fp32, batch 1, one call at a time.
-_DEFAULTS = {"backend": "eager", "precision": "fp32", "mode": "latency", "channels_last": False, "batch": 1,
-             "dtype": "fp32"}  # fmt: skip
+# The settings one `bench` run sweeps, in the order its rows vary after the model (the last one fastest): each is a
+# BenchConfig field and the row key that records it. The run's grid (run.bench), the resume key, the table's swept
+# columns and --compare's matching all read this one tuple.
+SWEEPS = ("backend", "dtype", "channels_last", "threads", "batch")
+# What a file may vary within it: a row is matched with the baseline row that has the same of each.
+SWEPT_SETTINGS = (*SWEEPS, "precision", "mode")
+# What a row that lacks a setting measured (older files): eager fp32, batch 1, NCHW, one call at a time.
+ROW_DEFAULTS = {"backend": "eager", "precision": "fp32", "mode": "latency", "channels_last": False, "batch": 1,
+                "dtype": "fp32"}  # fmt: skip
 
 
 def read_result(path: Path, where: str) -> dict:
@@ -99,7 +103,7 @@ def _match(row: dict, baseline: Sequence[dict]) -> dict | None:
     the model when nothing matches better (its changed settings are named in the verdict); else None."""
     same_model = [b for b in baseline if b["model"] == row["model"]]
     for b in same_model:
-        if all(b.get(k, _DEFAULTS.get(k)) == row.get(k, _DEFAULTS.get(k)) for k in SWEPT_SETTINGS):
+        if all(b.get(k, ROW_DEFAULTS.get(k)) == row.get(k, ROW_DEFAULTS.get(k)) for k in SWEPT_SETTINGS):
             return b
     same_threads = [b for b in same_model if b.get("threads") == row.get("threads")]
     if len(same_threads) == 1:

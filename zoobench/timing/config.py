@@ -12,6 +12,7 @@ from zoobench.timing.loop import MODES, QUEUE_CALLS, THROUGHPUT, Policy
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEVICES = ("cpu", "cuda")
 SEED_LIMIT = 2**63  # torch seeds are 64-bit; keep them non-negative and signed-safe
+LAYOUTS = {"nchw": False, "nhwc": True}  # --layout: the memory format, recorded as channels_last
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,25 @@ def parse_batches(text: str | None) -> list[int] | None:
 
 
 def parse_dtypes(text: str) -> list[str]:
-    """--dtype: 'bf16' -> ['bf16']; 'fp32,bf16' -> a sweep (one model, --paired); each name checked."""
+    """--dtype: 'bf16' -> ['bf16']; 'fp32,bf16' -> a sweep; each name checked."""
     names = list(dict.fromkeys(part.strip() for part in text.split(",")))
     for name in names:
         if name not in DTYPES:
             raise ZooError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)} (or a comma list of them)")
     return names
+
+
+def parse_layouts(text: str | None) -> list[bool] | None:
+    """--layout: 'nhwc' -> [True]; 'nchw,nhwc' -> a sweep of channels_last; None -> None (the default, NCHW)."""
+    if text is None:
+        return None
+    names = list(dict.fromkeys(part.strip() for part in text.split(",")))
+    for name in names:
+        if name not in LAYOUTS:
+            raise ZooError(f"layout {name!r} is not one of {', '.join(LAYOUTS)} (or a comma list of them)")
+    return [LAYOUTS[name] for name in names]
+
+
+def setting_label(field_: str, value: object) -> str:
+    """A swept setting's value as the command line spells it (channels_last True -> 'nhwc')."""
+    return ("nhwc" if value else "nchw") if field_ == "channels_last" else str(value)

@@ -19,7 +19,7 @@ from zoobench.errors import ZooError, describe
 from zoobench.output.progress import SILENT, Progress
 from zoobench.registry import ModelSpec
 from zoobench.timing import machine
-from zoobench.timing.config import DEFAULT_CONFIG, BenchConfig
+from zoobench.timing.config import DEFAULT_CONFIG, BenchConfig, setting_label
 from zoobench.timing.loop import LATENCY, Clock, Policy, sample_calls, timed, warm_up
 from zoobench.timing.machine import LoadProbe, assess_load, default_threads
 from zoobench.timing.stats import between_ci, ci_of_median
@@ -153,7 +153,7 @@ class PairedRow:
     warnings: list[str]
     mode: str = LATENCY
     backend: str = "eager"
-    setting: str | None = None  # a sweep of one model: B's value of the swept field (e.g. "bf16") ...
+    setting: str | None = None  # a sweep of one model: B's value of the swept field (e.g. "bf16", "nhwc") ...
     reference_setting: str | None = None  # ... and A's (e.g. "fp32")
     swept: str | None = None  # the field swept: dtype, backend or channels_last
 
@@ -175,7 +175,7 @@ def _entries(specs, config: BenchConfig, sweep: tuple[str, Sequence[object]] | N
         raise ZooError(f"paired sweeps one of {', '.join(SWEEPABLE)} in one process, not {field_}")
     if len(specs) != 1 or len(values) < 2:
         raise ZooError(f"a paired {field_} sweep takes one model and at least two values")
-    return [(specs[0], replace(config, **{field_: v}), str(v)) for v in values]
+    return [(specs[0], replace(config, **{field_: v}), setting_label(field_, v)) for v in values]
 
 
 def _calls(works, configs: list[BenchConfig]):

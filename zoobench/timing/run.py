@@ -1,4 +1,4 @@
-"""Many models and a thread sweep: interleaved rounds, record a failure and go on, save after each, resume.
+"""Many models and sweeps of their settings: interleaved rounds, record a failure and go on, save after each, resume.
 
 A bulk run never loses what it measured: a model that fails (build, forward, worker crash, out of memory, an
 unsupported setting) becomes a `Failure` row with its error, the run goes on, and `checkpoint` sees every row after
@@ -7,14 +7,15 @@ every model, so a killed run keeps what it finished and `previous` rows (from th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from zoobench.errors import ZooError, first_line
 from zoobench.output.progress import SILENT, Progress
 from zoobench.registry import ModelSpec
-from zoobench.timing.baseline import measured, read_result
+from zoobench.timing.baseline import ROW_DEFAULTS, SWEEPS, measured, read_result
 from zoobench.timing.config import DEFAULT_CONFIG, BenchConfig
 from zoobench.timing.inprocess import (
     Entry,
@@ -81,13 +82,24 @@ def measure(
     return measure_model(spec, config, flops=flops)
 
 
-def _key(row: dict) -> tuple[object, object, object, object]:
-    return row.get("model"), row.get("threads"), row.get("backend", "eager"), row.get("batch", 1)
+def _key(row: dict) -> tuple[object, ...]:
+    """A row's model and swept settings (SWEEPS): what resuming and merging match on."""
+    return (row.get("model"), *(row.get(f, ROW_DEFAULTS.get(f)) for f in SWEEPS))
+
+
+def grid(config: BenchConfig, sweep: Mapping[str, Sequence[object] | None] | None = None) -> list[dict]:
+    """The settings of one model's rows: every combination of the swept fields (SWEEPS), each field's values from
+    `sweep` (repeats dropped) or else config's one value, in SWEEPS order (the last field varies fastest)."""
+    sweep = {f: v for f, v in (sweep or {}).items() if v is not None}
+    if unknown := sorted(set(sweep) - set(SWEEPS)):
+        raise ZooError(f"sweep takes {', '.join(SWEEPS)}, not {', '.join(unknown)}")
+    axes = {f: list(dict.fromkeys(sweep.get(f) or [getattr(config, f)])) for f in SWEEPS}
+    return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
 
 
 def merge_rows(previous: Sequence[dict], results: Sequence[Result]) -> list[dict]:
-    """The previous rows in their order, each replaced by a new result for the same model and threads (a retried
-    failure), then the new results: nothing of the previous file is dropped."""
+    """The previous rows in their order, each replaced by a new result for the same model and swept settings (a
+    retried failure), then the new results: nothing of the previous file is dropped."""
     rows = [dict(r) for r in previous]
     where = {_key(r): i for i, r in enumerate(rows)}
     for result in results:
@@ -144,6 +156,7 @@ def bench(
     threads: Sequence[int] | None = None,
     backends: Sequence[str] | None = None,
     batches: Sequence[int] | None = None,
+    sweep: Mapping[str, Sequence[object] | None] | None = None,
     isolate: bool = True,
     progress: Progress = SILENT,
     keep_going: bool = False,
@@ -152,29 +165,33 @@ def bench(
     checkpoint: Callable[[list[dict]], None] | None = None,
     open_session: Callable | None = None,
 ) -> list[Result]:
-    """Every model at every thread count and batch size (on each of `backends`), their rounds interleaved (A1 B1 A2
-    B2 …), each session in a fresh process unless isolate=False; the results in model-major order.
+    """Every model at every setting of the sweep (`grid`: each backend, dtype, layout, thread count and batch size;
+    `threads`, `backends` and `batches` are shorthands for those fields of `sweep`, which also takes `dtype` and
+    `channels_last`), their rounds interleaved (A1 B1 A2 B2 …), each session in a fresh process unless
+    isolate=False; the results in model-major order.
 
     Each finished measurement goes to `progress` as `advance(label=model, result=measurement)`, its warnings as
     messages when `show_warnings`. keep_going: over several measurements, a failure is reported (one error message
     naming the model) and returned as a `Failure`, and the run goes on; a single measurement's failure, or any
-    failure without keep_going, raises. Measurements with a row in `previous` (model, threads, no error) are
-    skipped; `checkpoint(rows)` gets `merge_rows(previous, results so far)` after every measurement.
+    failure without keep_going, raises. Measurements with a row in `previous` (model and swept settings, no error)
+    are skipped; `checkpoint(rows)` gets `merge_rows(previous, results so far)` after every measurement.
     `open_session` replaces the sessions (tests pass fake ones).
     """
     config.validate()
-    counts = list(threads) if threads else [config.threads or default_threads()]
+    sweep = {"threads": threads, "backend": backends, "batch": batches, **(sweep or {})}
+    if not sweep["threads"] and config.threads is None:
+        sweep["threads"] = [default_threads()]
+    settings = grid(config, sweep)
+    for setting in settings:  # every setting of the sweep, before any work
+        replace(config, **setting).validate()
     done = {_key(r) for r in previous if measured(r)}
-    names = list(backends) if backends else [config.backend]  # a backend sweep, like a thread sweep
-    sizes = list(batches) if batches else [config.batch]  # and a batch sweep: one row per model x threads x batch
-    todo = [(spec, n, b, k) for spec in specs for b in names for n in counts for k in sizes
-            if (spec.name, n, b, k) not in done]  # fmt: skip
-    total = len(specs) * len(counts) * len(names) * len(sizes)
+    todo = [(spec, s) for spec in specs for s in settings if (spec.name, *s.values()) not in done]
+    total = len(specs) * len(settings)
     if len(todo) < total:
         progress.message("note", f"resuming: {total - len(todo)} of {total} measurement(s) already saved")
     keep_going = keep_going and total > 1
     flops: dict[str, int | ZooError] = {}  # counted once per model, not once per thread count
-    entries = [Entry(spec, replace(config, threads=n, backend=b, batch=k)) for spec, n, b, k in todo]
+    entries = [Entry(spec, replace(config, **setting)) for spec, setting in todo]
     results: dict[int, Result] = {}
     task = progress.task("bench", total=len(todo), unit="items")
 
@@ -219,7 +236,7 @@ def _flops(cache: dict[str, int | ZooError], spec: ModelSpec, config: BenchConfi
 
 @dataclass(frozen=True)
 class BestBatch:
-    """The batch with the most images/s of one model at one thread count (and backend), against the runner-up."""
+    """The batch with the most images/s of one model at one setting of the other sweeps, against the runner-up."""
 
     model: str
     threads: int
@@ -231,28 +248,34 @@ class BestBatch:
     next_batch: int
     next_images_per_s: float
     overlaps: bool  # the runner-up's CI reaches into the best one's: the order of the two is not established
+    dtype: str = "fp32"
+    channels_last: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def best_batches(rows: Sequence[dict | Measurement]) -> list[BestBatch]:
-    """Per model, thread count and backend measured at two or more batch sizes: the best batch (highest images/s)
-    and whether its CI overlaps the next best's. Failed rows are skipped; rows without an images/s CI (older files)
-    count as their point value."""
+    """Per model and setting of the other sweeps (thread count, backend, dtype, layout) measured at two or more
+    batch sizes: the best batch (highest images/s) and whether its CI overlaps the next best's. Failed rows are
+    skipped; rows without an images/s CI (older files) count as their point value."""
+    fields = [f for f in SWEEPS if f != "batch"]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         row = r.to_dict() if isinstance(r, Measurement) else r
         if measured(row) and row.get("images_per_s") is not None:
-            groups.setdefault((row["model"], row["threads"], row.get("backend", "eager")), []).append(row)
+            key = (row["model"], *(row.get(f, ROW_DEFAULTS.get(f)) for f in fields))
+            groups.setdefault(key, []).append(row)
     out = []
-    for (model, threads, backend), group in groups.items():
+    for key, group in groups.items():
         if len({row.get("batch", 1) for row in group}) < 2:
             continue
+        setting = dict(zip(("model", *fields), key, strict=True))
         best, runner = sorted(group, key=lambda row: -row["images_per_s"])[:2]
         low = best.get("images_per_s_ci_low") or best["images_per_s"]
         high = best.get("images_per_s_ci_high") or best["images_per_s"]
         runner_high = runner.get("images_per_s_ci_high") or runner["images_per_s"]
-        out.append(BestBatch(model, threads, backend, best.get("batch", 1), best["images_per_s"], low, high,
-                             runner.get("batch", 1), runner["images_per_s"], runner_high >= low))  # fmt: skip
+        out.append(BestBatch(**setting, batch=best.get("batch", 1), images_per_s=best["images_per_s"], ci_low=low,
+                             ci_high=high, next_batch=runner.get("batch", 1), next_images_per_s=runner["images_per_s"],
+                             overlaps=runner_high >= low))  # fmt: skip
     return out
