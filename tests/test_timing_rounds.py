@@ -127,16 +127,15 @@ def test_the_ci_is_student_t_on_log_round_medians():
 def test_the_rerun_interval_is_the_prediction_interval_of_a_rounds_median():
     medians = [10.0, 10.4, 9.8, 10.1, 10.6, 9.9]
     rs = timing.combine([_round([m] * 5, process=i // 3) for i, m in enumerate(medians)])
-    half = 2.5706 * np.log(medians).std(ddof=1) * math.sqrt(1 + 1 / 6)
+    half = 2.5706 * np.log(medians).std(ddof=1) * math.sqrt(2 * (1 + 1 / 6))
     assert rs.rerun_low == pytest.approx(rs.stats.median * math.exp(-half))
     assert rs.rerun_high == pytest.approx(rs.stats.median * math.exp(half))
     assert rs.rerun_rel == pytest.approx(math.expm1(half)) and rs.rerun_rel > rs.ci_rel * math.sqrt(6)
 
 
-def test_the_rerun_interval_covers_the_long_run_median_on_a_host_that_drifts_between_runs():
+def test_the_rerun_interval_covers_the_next_run_on_a_host_that_drifts_between_runs():
     """Each run sees the host at its own speed (drift between runs as large as between rounds): the CI of one run's
-    median misses the long-run median (10 ms) and the next run's median far more often than 5 %; the rerun interval
-    covers the long-run median 95 % of the time, and the next run's median about 9 times in 10."""
+    median misses the next run's median about half the time; the rerun interval holds it 95 % of the time."""
     rng = np.random.default_rng(0)
     runs = []
     for _ in range(1000):
@@ -144,10 +143,8 @@ def test_the_rerun_interval_covers_the_long_run_median_on_a_host_that_drifts_bet
         medians = level * np.exp(0.02 * rng.standard_normal(6))
         runs.append(timing.combine([_round([m] * 3) for m in medians]))
     pairs = list(zip(runs, runs[1:], strict=False))
-    assert np.mean([r.ci_low <= 10e-3 <= r.ci_high for r in runs]) < 0.75
-    assert np.mean([r.rerun_low <= 10e-3 <= r.rerun_high for r in runs]) == pytest.approx(0.95, abs=0.02)
     assert np.mean([a.ci_low <= b.stats.median <= a.ci_high for a, b in pairs]) < 0.6
-    assert np.mean([a.rerun_low <= b.stats.median <= a.rerun_high for a, b in pairs]) > 0.85
+    assert np.mean([a.rerun_low <= b.stats.median <= a.rerun_high for a, b in pairs]) == pytest.approx(0.95, abs=0.02)
 
 
 def test_one_round_falls_back_to_the_call_level_ci_and_says_so():

@@ -211,9 +211,9 @@ def bench_notes(
         f"{policy.processes} fresh process(es), the rounds of all models interleaved. Each call is timed alone "
         "(calls_per_run 1) unless it is shorter than the clock can time well, then in blocks.",
         "Rerun95 ±%: where a rerun's median lands, 95% prediction interval, % of the median: Student t on the log "
-        "round medians with width sd x sqrt(1 + 1/rounds), since this host drifts between runs as much as between "
-        "rounds (docs/methodology.md, rerun interval). CI95 ±% (rounds): the narrower 95% CI of this run's median "
-        "(sd / sqrt(rounds)); it covers the drift across this run's rounds and processes, not a later run's "
+        "round medians with width sd x sqrt(2 (1 + 1/rounds)), since a host drifts between runs about as much as "
+        "between rounds (docs/methodology.md, rerun interval). CI95 ±% (rounds): the narrower 95% CI of this run's "
+        "median (sd / sqrt(rounds)); it covers the drift across this run's rounds and processes, not a later run's "
         "conditions. calls_ci_pct in CSV/JSON is the call-level CI one process alone would state.",
         f"Stop = ci: that CI reached ±{100 * policy.rel_ci:g}% (looked at from {policy.min_rounds} rounds, in two "
         "processes where there are two); "

@@ -31,15 +31,15 @@ def between_ci(groups: Sequence[float], center: float, *, rerun: bool = False) -
 
     Student t on the logs of the group estimates (noise on latency is multiplicative), the method of batch means:
     centre x exp(±t(k-1) · sd(log groups) · w), needs k >= 2 groups. w = 1/√k gives the CI of this run's centre;
-    `rerun` gives the prediction interval for the centre a rerun will find, w = √(1 + 1/k): a host's speed drifts
-    over minutes as much as between the rounds of one run (docs/methodology.md, "Rerun interval"), so a rerun's
-    median is as far from this one as one round is from another, not √k times closer.
+    `rerun` gives the prediction interval for the centre a rerun will find, w = √(2 (1 + 1/k)): a host's speed
+    drifts between runs as much as between the rounds of one run (measured: docs/methodology.md, "The rerun
+    interval"), so each run's centre is off the long-run one by sd·√(1 + 1/k), and two runs differ by √2 that.
     """
     k = len(groups)
     if k < 2:
         raise ValueError("a CI from groups needs at least two")
     logs = np.log(np.asarray(groups, dtype=float))
-    width = math.sqrt(1 + 1 / k) if rerun else 1 / math.sqrt(k)
+    width = math.sqrt(2 * (1 + 1 / k)) if rerun else 1 / math.sqrt(k)
     half = t95(k - 1) * float(logs.std(ddof=1)) * width
     return center * math.exp(-half), center * math.exp(half), math.expm1(half)
 
