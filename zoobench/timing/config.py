@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -109,23 +110,26 @@ def parse_batches(text: str | None) -> list[int] | None:
     return parse_counts(text, "batch", "1,8,32", "sizes")
 
 
-def parse_dtypes(text: str) -> list[str]:
-    """--dtype: 'bf16' -> ['bf16']; 'fp32,bf16' -> a sweep; each name checked."""
+def _choices(text: str, allowed: Mapping[str, object], unknown: str) -> list[str]:
+    """A comma list of names, stripped, repeats dropped, each one of `allowed`; else ZooError(unknown with {name})."""
     names = list(dict.fromkeys(part.strip() for part in text.split(",")))
     for name in names:
-        if name not in DTYPES:
-            raise ZooError(f"unknown dtype {name!r}; choose one of {', '.join(DTYPES)} (or a comma list of them)")
+        if name not in allowed:
+            raise ZooError(unknown.format(name=name))
     return names
+
+
+def parse_dtypes(text: str) -> list[str]:
+    """--dtype: 'bf16' -> ['bf16']; 'fp32,bf16' -> a sweep; each name checked."""
+    unknown = f"unknown dtype {{name!r}}; choose one of {', '.join(DTYPES)} (or a comma list of them)"
+    return _choices(text, DTYPES, unknown)
 
 
 def parse_layouts(text: str | None) -> list[bool] | None:
     """--layout: 'nhwc' -> [True]; 'nchw,nhwc' -> a sweep of channels_last; None -> None (the default, NCHW)."""
     if text is None:
         return None
-    names = list(dict.fromkeys(part.strip() for part in text.split(",")))
-    for name in names:
-        if name not in LAYOUTS:
-            raise ZooError(f"layout {name!r} is not one of {', '.join(LAYOUTS)} (or a comma list of them)")
+    names = _choices(text, LAYOUTS, f"layout {{name!r}} is not one of {', '.join(LAYOUTS)} (or a comma list of them)")
     return [LAYOUTS[name] for name in names]
 
 

@@ -54,11 +54,9 @@ def choose_threads(
     start = probe()
     sleep(wait)
     end = probe()
-    wall = end.wall - start.wall
-    if wall <= 0 or start.machine_busy is None or end.machine_busy is None:
+    _, others = cores_used(start, end)
+    if others is None:
         return ThreadChoice(usable, usable, None, "usable cores")
-    own = (end.process_cpu - start.process_cpu) / wall
-    others = max(0.0, (end.machine_busy - start.machine_busy) / wall - own)
     total = max(usable, os.cpu_count() or usable)  # /proc/stat counts every core, ours and the rest
     idle = min(usable, math.floor(total - others + 0.5))
     return ThreadChoice(max(1, idle), usable, others, "idle cores")
@@ -110,14 +108,21 @@ class LoadReport:
     warnings: list[str]
 
 
+def cores_used(start: LoadSample, end: LoadSample) -> tuple[float | None, float | None]:
+    """Cores' worth of CPU between two probes: (this process's, every other process's); None where unknown."""
+    wall = end.wall - start.wall
+    if wall <= 0:
+        return None, None
+    own = (end.process_cpu - start.process_cpu) / wall
+    if start.machine_busy is None or end.machine_busy is None:
+        return own, None
+    return own, max(0.0, (end.machine_busy - start.machine_busy) / wall - own)
+
+
 def assess_load(start: LoadSample, end: LoadSample, threads: int, cores: int, device: str = "cpu") -> LoadReport:
     """Busy when the 1-min load exceeds the cores, when others used CPU we needed, or when we were starved."""
-    wall = end.wall - start.wall
     warnings = []
-    own = (end.process_cpu - start.process_cpu) / wall if wall > 0 else None
-    others = None
-    if wall > 0 and start.machine_busy is not None and end.machine_busy is not None:
-        others = max(0.0, (end.machine_busy - start.machine_busy) / wall - (own or 0.0))
+    own, others = cores_used(start, end)
     load1 = start.loadavg1 if start.loadavg1 is not None else end.loadavg1
     if load1 is not None and load1 > cores + 0.5:
         warnings.append(f"{BUSY}: the 1-minute load average was {load1:.2f} on {cores} cores")
